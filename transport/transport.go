@@ -1,0 +1,548 @@
+// Package transport is the one network layer of ppstore: every binary talks to
+// every other through a Node. A Node owns one UDP socket, one quic.Transport on
+// it for both listening and dialing, a pool of outgoing connections (one per
+// peer, reused), and the table of handlers for incoming requests.
+//
+// Security: TLS 1.3 with mutual authentication. Each side presents a
+// self-signed certificate whose key is its ed25519 identity key, so the TLS
+// handshake proves possession of the key behind the peer ID; a dialer names the
+// peer ID it expects and the handshake fails if another key answers.
+//
+// Requests: one QUIC stream per request. The opener writes a request frame
+// (package wire), optionally more frames (an upload), and reads the answer
+// frames; a failure comes back as a wire.Error frame and is returned as an
+// error matching the wire sentinels. Every stream has a deadline.
+//
+// The package does not know what messages mean; daemons register handlers.
+package transport
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ppstore/ppstore/identity"
+	"github.com/ppstore/ppstore/wire"
+	"github.com/quic-go/quic-go"
+)
+
+// ALPN is the application protocol negotiated in TLS.
+const ALPN = "ppstore/1"
+
+// ErrUnreachable wraps failures to connect to a peer.
+var ErrUnreachable = errors.New("transport: peer unreachable")
+
+// ErrClosed is returned after Close.
+var ErrClosed = errors.New("transport: node closed")
+
+// Config configures a Node. The zero value of every field but Key means its default.
+type Config struct {
+	Key            *identity.Key
+	Listen         string        // UDP address to bind; default "127.0.0.1:0"
+	MaxFrame       int           // largest frame body accepted; default wire.MaxFrame
+	RequestTimeout time.Duration // default deadline of one request; default 30s
+	DialTimeout    time.Duration // default 5s
+	IdleTimeout    time.Duration // QUIC idle timeout; default 30s
+	Logger         *slog.Logger  // default: discard
+}
+
+func (c *Config) ensureDefaults() {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:0"
+	}
+	if c.MaxFrame <= 0 {
+		c.MaxFrame = wire.MaxFrame
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = 30 * time.Second
+	}
+	if c.DialTimeout <= 0 {
+		c.DialTimeout = 5 * time.Second
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 30 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Handler serves one request stream whose first frame was req. Returning an
+// error sends it to the peer as a wire.Error frame; returning nil closes the
+// stream's send side. The handler owns s until it returns.
+type Handler func(ctx context.Context, s *Stream, req wire.Message) error
+
+// Stats counts application bytes written to and read from streams (frames, not packets).
+type Stats struct {
+	StreamBytesSent, StreamBytesRecv uint64
+	Requests, RequestErrors         uint64
+}
+
+// Node is a QUIC endpoint with an identity.
+type Node struct {
+	cfg      Config
+	udp      *net.UDPConn
+	tr       *quic.Transport
+	ln       *quic.Listener
+	qconf    *quic.Config
+	srvTLS   *tls.Config
+	cert     tls.Certificate
+	handlers map[wire.Type]Handler
+
+	mu      sync.Mutex
+	conns   map[identity.PeerID]*quic.Conn
+	dialing map[identity.PeerID]chan struct{}
+	closed  bool
+
+	wg       sync.WaitGroup
+	stopOnce sync.Once
+	stop     chan struct{}
+
+	sent, recv, reqs, reqErrs atomic.Uint64
+}
+
+// Listen binds the node's UDP socket and starts its QUIC listener. Handlers
+// must be added with Handle before Serve.
+func Listen(cfg Config) (*Node, error) {
+	if cfg.Key == nil {
+		return nil, errors.New("transport: Config.Key is required")
+	}
+	cfg.ensureDefaults()
+	cert, err := selfSigned(cfg.Key)
+	if err != nil {
+		return nil, err
+	}
+	uaddr, err := net.ResolveUDPAddr("udp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("transport: listen address %q: %w", cfg.Listen, err)
+	}
+	udp, err := net.ListenUDP("udp", uaddr)
+	if err != nil {
+		return nil, fmt.Errorf("transport: bind %s: %w (is another process using the port?)", cfg.Listen, err)
+	}
+	n := &Node{
+		cfg:      cfg,
+		udp:      udp,
+		cert:     cert,
+		handlers: map[wire.Type]Handler{},
+		conns:    map[identity.PeerID]*quic.Conn{},
+		dialing:  map[identity.PeerID]chan struct{}{},
+		stop:     make(chan struct{}),
+	}
+	n.qconf = &quic.Config{
+		HandshakeIdleTimeout:           cfg.DialTimeout,
+		MaxIdleTimeout:                 cfg.IdleTimeout,
+		KeepAlivePeriod:                cfg.IdleTimeout / 3,
+		MaxIncomingStreams:             1024,
+		InitialStreamReceiveWindow:     1 << 20,
+		MaxStreamReceiveWindow:         16 << 20,
+		InitialConnectionReceiveWindow: 4 << 20,
+		MaxConnectionReceiveWindow:     64 << 20,
+	}
+	n.tr = &quic.Transport{Conn: udp}
+	n.srvTLS = &tls.Config{
+		MinVersion:            tls.VersionTLS13,
+		Certificates:          []tls.Certificate{cert},
+		ClientAuth:            tls.RequireAnyClientCert,
+		NextProtos:            []string{ALPN},
+		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error { _, err := peerFromCerts(raw); return err },
+	}
+	ln, err := n.tr.Listen(n.srvTLS, n.qconf)
+	if err != nil {
+		udp.Close()
+		return nil, fmt.Errorf("transport: listen: %w", err)
+	}
+	n.ln = ln
+	return n, nil
+}
+
+// ID is the node's peer ID.
+func (n *Node) ID() identity.PeerID { return n.cfg.Key.ID() }
+
+// Key is the node's identity key.
+func (n *Node) Key() *identity.Key { return n.cfg.Key }
+
+// Addr is the bound UDP address.
+func (n *Node) Addr() *net.UDPAddr { return n.udp.LocalAddr().(*net.UDPAddr) }
+
+// Self returns the node's own address record.
+func (n *Node) Self() wire.NodeAddr { return wire.NodeAddr{Peer: n.ID(), Addr: n.Addr().String()} }
+
+// Stats returns the byte and request counters.
+func (n *Node) Stats() Stats {
+	return Stats{StreamBytesSent: n.sent.Load(), StreamBytesRecv: n.recv.Load(), Requests: n.reqs.Load(), RequestErrors: n.reqErrs.Load()}
+}
+
+// Handle registers h for requests whose first frame has type t. Call before Serve.
+func (n *Node) Handle(t wire.Type, h Handler) { n.handlers[t] = h }
+
+// Serve accepts connections until ctx is done or Close is called.
+func (n *Node) Serve(ctx context.Context) error {
+	go func() {
+		select {
+		case <-ctx.Done():
+			n.Close()
+		case <-n.stop:
+		}
+	}()
+	for {
+		conn, err := n.ln.Accept(ctx)
+		if err != nil {
+			select {
+			case <-n.stop:
+				return nil
+			default:
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("transport: accept: %w", err)
+		}
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			n.serveConn(ctx, conn)
+		}()
+	}
+}
+
+func (n *Node) serveConn(ctx context.Context, conn *quic.Conn) {
+	peer, err := peerOf(conn)
+	if err != nil {
+		conn.CloseWithError(1, "no identity")
+		return
+	}
+	for {
+		qs, err := conn.AcceptStream(ctx)
+		if err != nil {
+			return
+		}
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			n.serveStream(ctx, &Stream{s: qs, peer: peer, n: n})
+		}()
+	}
+}
+
+func (n *Node) serveStream(ctx context.Context, s *Stream) {
+	n.reqs.Add(1)
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
+	defer cancel()
+	s.SetDeadline(time.Now().Add(n.cfg.RequestTimeout))
+	req, err := s.Recv()
+	if err == nil {
+		h, ok := n.handlers[req.Type()]
+		if !ok {
+			err = wire.Errorf(wire.CodeBadRequest, "this node does not answer %v", req.Type())
+		} else {
+			err = h(ctx, s, req)
+		}
+	}
+	if err != nil {
+		n.reqErrs.Add(1)
+		we := wire.ToError(err)
+		n.cfg.Logger.Debug("request failed", "peer", s.peer.Short(), "err", we)
+		if sendErr := s.Send(we); sendErr != nil {
+			s.s.CancelWrite(1)
+		}
+	}
+	s.s.Close()
+	// Drain nothing more: cancel reading so the peer's extra frames are discarded.
+	s.s.CancelRead(0)
+}
+
+// Close stops the listener, closes every connection and waits for handlers.
+func (n *Node) Close() error {
+	n.stopOnce.Do(func() {
+		close(n.stop)
+		n.mu.Lock()
+		n.closed = true
+		conns := n.conns
+		n.conns = map[identity.PeerID]*quic.Conn{}
+		n.mu.Unlock()
+		for _, c := range conns {
+			c.CloseWithError(0, "closing")
+		}
+		n.ln.Close()
+		n.tr.Close()
+		n.udp.Close()
+	})
+	n.wg.Wait()
+	return nil
+}
+
+// conn returns a live connection to the peer, dialing once if needed.
+func (n *Node) conn(ctx context.Context, to wire.NodeAddr) (*quic.Conn, error) {
+	if to.Peer.IsZero() {
+		return nil, fmt.Errorf("%w: no peer ID given for %s", ErrUnreachable, to.Addr)
+	}
+	for {
+		n.mu.Lock()
+		if n.closed {
+			n.mu.Unlock()
+			return nil, ErrClosed
+		}
+		if c, ok := n.conns[to.Peer]; ok {
+			if c.Context().Err() == nil {
+				n.mu.Unlock()
+				return c, nil
+			}
+			delete(n.conns, to.Peer)
+		}
+		if wait, ok := n.dialing[to.Peer]; ok {
+			n.mu.Unlock()
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		done := make(chan struct{})
+		n.dialing[to.Peer] = done
+		n.mu.Unlock()
+
+		c, err := n.dial(ctx, to)
+		n.mu.Lock()
+		delete(n.dialing, to.Peer)
+		close(done)
+		if err == nil {
+			if n.closed {
+				c.CloseWithError(0, "closing")
+				err = ErrClosed
+			} else {
+				n.conns[to.Peer] = c
+			}
+		}
+		n.mu.Unlock()
+		return c, err
+	}
+}
+
+func (n *Node) dial(ctx context.Context, to wire.NodeAddr) (*quic.Conn, error) {
+	addr, err := net.ResolveUDPAddr("udp", to.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("%w: address %q of %v: %v", ErrUnreachable, to.Addr, to.Peer.Short(), err)
+	}
+	want := to.Peer
+	tc := &tls.Config{
+		MinVersion:         tls.VersionTLS13,
+		Certificates:       []tls.Certificate{n.cert},
+		InsecureSkipVerify: true, // replaced by the peer ID check below
+		NextProtos:         []string{ALPN},
+		ServerName:         "ppstore",
+		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+			got, err := peerFromCerts(raw)
+			if err != nil {
+				return err
+			}
+			if got != want {
+				return fmt.Errorf("transport: %s answered as %v, expected %v", to.Addr, got, want)
+			}
+			return nil
+		},
+	}
+	dctx, cancel := context.WithTimeout(ctx, n.cfg.DialTimeout)
+	defer cancel()
+	c, err := n.tr.Dial(dctx, addr, tc, n.qconf)
+	if err != nil {
+		return nil, fmt.Errorf("%w: dial %v at %s: %v", ErrUnreachable, to.Peer.Short(), to.Addr, err)
+	}
+	return c, nil
+}
+
+// Open opens a request stream to a peer. The stream's deadline is ctx's
+// deadline, or RequestTimeout from now.
+func (n *Node) Open(ctx context.Context, to wire.NodeAddr) (*Stream, error) {
+	c, err := n.conn(ctx, to)
+	if err != nil {
+		return nil, err
+	}
+	qs, err := c.OpenStreamSync(ctx)
+	if err != nil {
+		// The pooled connection may have died since; retry once on a fresh one.
+		n.forget(to.Peer, c)
+		if c, err = n.conn(ctx, to); err != nil {
+			return nil, err
+		}
+		if qs, err = c.OpenStreamSync(ctx); err != nil {
+			return nil, fmt.Errorf("%w: open stream to %v: %v", ErrUnreachable, to.Peer.Short(), err)
+		}
+	}
+	s := &Stream{s: qs, peer: to.Peer, n: n}
+	dl, ok := ctx.Deadline()
+	if !ok {
+		dl = time.Now().Add(n.cfg.RequestTimeout)
+	}
+	s.SetDeadline(dl)
+	return s, nil
+}
+
+func (n *Node) forget(p identity.PeerID, c *quic.Conn) {
+	n.mu.Lock()
+	if n.conns[p] == c {
+		delete(n.conns, p)
+	}
+	n.mu.Unlock()
+}
+
+// Call sends req and reads one answer into resp. A wire.Error answer is
+// returned as the error.
+func (n *Node) Call(ctx context.Context, to wire.NodeAddr, req, resp wire.Message) error {
+	s, err := n.Open(ctx, to)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if err := s.Send(req); err != nil {
+		return err
+	}
+	if err := s.CloseWrite(); err != nil {
+		return err
+	}
+	return s.Expect(resp)
+}
+
+// Stream is one request's bidirectional stream.
+type Stream struct {
+	s    *quic.Stream
+	peer identity.PeerID
+	n    *Node
+	rbuf []byte
+	wbuf []byte
+}
+
+// Peer is the authenticated peer at the other end.
+func (s *Stream) Peer() identity.PeerID { return s.peer }
+
+// SetDeadline sets the read and write deadline.
+func (s *Stream) SetDeadline(t time.Time) { s.s.SetDeadline(t) }
+
+// Send writes one frame.
+func (s *Stream) Send(m wire.Message) error {
+	s.wbuf = wire.AppendFrame(s.wbuf[:0], m)
+	nw, err := s.s.Write(s.wbuf)
+	s.n.sent.Add(uint64(nw))
+	if err != nil {
+		return fmt.Errorf("send %v to %v: %w", m.Type(), s.peer.Short(), err)
+	}
+	return nil
+}
+
+// Recv reads and decodes one frame. The message may alias an internal buffer
+// that the next Recv reuses. A clean end of stream is io.EOF.
+func (s *Stream) Recv() (wire.Message, error) {
+	hd, body, err := wire.ReadFrame(s.s, s.rbuf, s.n.cfg.MaxFrame)
+	if body != nil && cap(body) > cap(s.rbuf) {
+		s.rbuf = body[:0]
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.n.recv.Add(uint64(wire.HeaderLen + len(body)))
+	return wire.Decode(hd, body)
+}
+
+// Expect reads one frame into m. A wire.Error frame is returned as the error;
+// any other type is a protocol error.
+func (s *Stream) Expect(m wire.Message) error {
+	hd, body, err := wire.ReadFrame(s.s, s.rbuf, s.n.cfg.MaxFrame)
+	if body != nil && cap(body) > cap(s.rbuf) {
+		s.rbuf = body[:0]
+	}
+	if err != nil {
+		return fmt.Errorf("read %v from %v: %w", m.Type(), s.peer.Short(), err)
+	}
+	s.n.recv.Add(uint64(wire.HeaderLen + len(body)))
+	switch hd.Type {
+	case m.Type():
+		return m.Decode(body)
+	case wire.TypeError:
+		we := new(wire.Error)
+		if err := we.Decode(body); err != nil {
+			return err
+		}
+		return we
+	default:
+		return wire.Errorf(wire.CodeBadRequest, "%v sent %v, expected %v", s.peer.Short(), hd.Type, m.Type())
+	}
+}
+
+// CloseWrite ends the send side; the peer reads io.EOF after the last frame.
+func (s *Stream) CloseWrite() error { return s.s.Close() }
+
+// Close ends both directions.
+func (s *Stream) Close() error {
+	s.s.CancelRead(0)
+	return s.s.Close()
+}
+
+// Abort resets the stream in both directions, telling the peer the request was abandoned.
+func (s *Stream) Abort() {
+	s.s.CancelRead(1)
+	s.s.CancelWrite(1)
+}
+
+func selfSigned(k *identity.Key) (tls.Certificate, error) {
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: k.ID().String()},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(10 * 365 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, k.Public(), k.Private())
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("transport: certificate: %w", err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: k.Private()}, nil
+}
+
+// peerFromCerts checks that the peer sent exactly one self-signed ed25519
+// certificate and returns the peer ID of its key.
+func peerFromCerts(raw [][]byte) (identity.PeerID, error) {
+	if len(raw) != 1 {
+		return identity.PeerID{}, fmt.Errorf("transport: peer sent %d certificates, want 1", len(raw))
+	}
+	c, err := x509.ParseCertificate(raw[0])
+	if err != nil {
+		return identity.PeerID{}, fmt.Errorf("transport: peer certificate: %w", err)
+	}
+	pub, ok := c.PublicKey.(ed25519.PublicKey)
+	if !ok {
+		return identity.PeerID{}, errors.New("transport: peer certificate key is not ed25519")
+	}
+	if err := c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature); err != nil {
+		return identity.PeerID{}, fmt.Errorf("transport: peer certificate not self-signed: %w", err)
+	}
+	return identity.IDFromPublicKey(pub), nil
+}
+
+func peerOf(c *quic.Conn) (identity.PeerID, error) {
+	certs := c.ConnectionState().TLS.PeerCertificates
+	if len(certs) != 1 {
+		return identity.PeerID{}, errors.New("transport: no peer certificate")
+	}
+	pub, ok := certs[0].PublicKey.(ed25519.PublicKey)
+	if !ok {
+		return identity.PeerID{}, errors.New("transport: peer key is not ed25519")
+	}
+	return identity.IDFromPublicKey(pub), nil
+}

@@ -1,0 +1,200 @@
+package transport
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/ppstore/ppstore/identity"
+	"github.com/ppstore/ppstore/wire"
+)
+
+func newNode(t *testing.T, handlers map[wire.Type]Handler) *Node {
+	t.Helper()
+	k, err := identity.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := Listen(Config{Key: k, RequestTimeout: 3 * time.Second, MaxFrame: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for typ, h := range handlers {
+		n.Handle(typ, h)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		n.Close()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return n
+}
+
+func echoHandlers() map[wire.Type]Handler {
+	return map[wire.Type]Handler{
+		wire.TypePing: Ping(wire.RoleMiner),
+		wire.TypeLocate: Unary(func(_ context.Context, _ identity.PeerID, req *wire.Locate) (wire.Message, error) {
+			return nil, wire.Errorf(wire.CodeNotFound, "no file %v", req.CID)
+		}),
+		// GetPiece echoes the caller's peer ID length as the index, proving the server sees who called.
+		wire.TypeGetPiece: Unary(func(_ context.Context, p identity.PeerID, req *wire.GetPiece) (wire.Message, error) {
+			return &wire.Piece{Index: req.Index, Data: p.Bytes()}, nil
+		}),
+	}
+}
+
+func TestCallPingAndMutualIdentity(t *testing.T) {
+	srv := newNode(t, echoHandlers())
+	cli := newNode(t, nil)
+	ctx := context.Background()
+	var pong wire.Pong
+	if err := cli.Call(ctx, srv.Self(), &wire.Ping{Nonce: 7}, &pong); err != nil {
+		t.Fatal(err)
+	}
+	if pong.Nonce != 7 || pong.Role != wire.RoleMiner {
+		t.Fatalf("pong = %+v", pong)
+	}
+	var piece wire.Piece
+	if err := cli.Call(ctx, srv.Self(), &wire.GetPiece{Index: 3}, &piece); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := identity.IDFromBytes(piece.Data); got != cli.ID() {
+		t.Fatalf("server saw caller %v, want %v", got, cli.ID())
+	}
+	// Connections are reused: many calls, one connection in the pool.
+	for i := 0; i < 20; i++ {
+		if err := cli.Call(ctx, srv.Self(), &wire.Ping{Nonce: uint64(i)}, &pong); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cli.mu.Lock()
+	nconns := len(cli.conns)
+	cli.mu.Unlock()
+	if nconns != 1 {
+		t.Fatalf("%d pooled connections, want 1", nconns)
+	}
+}
+
+func TestWrongPeerIDRefused(t *testing.T) {
+	srv := newNode(t, echoHandlers())
+	cli := newNode(t, nil)
+	impostor, _ := identity.Generate()
+	err := cli.Call(context.Background(), wire.NodeAddr{Peer: impostor.ID(), Addr: srv.Addr().String()}, &wire.Ping{}, &wire.Pong{})
+	if !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("dial to the wrong identity: err = %v, want ErrUnreachable", err)
+	}
+}
+
+func TestRemoteErrorsKeepTheirCode(t *testing.T) {
+	srv := newNode(t, echoHandlers())
+	cli := newNode(t, nil)
+	err := cli.Call(context.Background(), srv.Self(), &wire.Locate{}, &wire.Location{})
+	if !errors.Is(err, wire.ErrNotFound) {
+		t.Fatalf("err = %v, want wire.ErrNotFound", err)
+	}
+	err = cli.Call(context.Background(), srv.Self(), &wire.ListFiles{}, &wire.FileList{})
+	if !errors.Is(err, wire.ErrBadRequest) {
+		t.Fatalf("unhandled type: err = %v, want ErrBadRequest", err)
+	}
+}
+
+// rawRequest writes raw bytes as a request and returns the node's answer.
+func rawRequest(t *testing.T, cli, srv *Node, raw []byte) error {
+	t.Helper()
+	s, err := cli.Open(context.Background(), srv.Self())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.s.Write(raw); err != nil {
+		t.Fatal(err)
+	}
+	s.CloseWrite()
+	return s.Expect(&wire.Pong{})
+}
+
+func TestMalformedTruncatedOversizedRequests(t *testing.T) {
+	srv := newNode(t, echoHandlers())
+	cli := newNode(t, nil)
+	good := wire.AppendFrame(nil, &wire.Ping{Nonce: 1})
+
+	garbage := append([]byte{}, good...)
+	garbage[HeaderLenForTest-1]++ // body length off by one: truncated body
+	if err := rawRequest(t, cli, srv, garbage); !errors.Is(err, wire.ErrBadRequest) {
+		t.Errorf("truncated body: err = %v, want ErrBadRequest", err)
+	}
+	if err := rawRequest(t, cli, srv, good[:4]); !errors.Is(err, wire.ErrBadRequest) {
+		t.Errorf("truncated header: err = %v, want ErrBadRequest", err)
+	}
+	huge := make([]byte, wire.HeaderLen)
+	huge[0] = wire.Version
+	binary.BigEndian.PutUint16(huge[1:], uint16(wire.TypePing))
+	binary.BigEndian.PutUint32(huge[3:], 1<<30)
+	if err := rawRequest(t, cli, srv, huge); !errors.Is(err, wire.ErrTooLarge) {
+		t.Errorf("oversized: err = %v, want ErrTooLarge", err)
+	}
+	bad := wire.AppendFrame(nil, &wire.Ping{Nonce: 1})
+	bad = append(bad[:wire.HeaderLen], 1, 2, 3) // body too short for a u64
+	binary.BigEndian.PutUint32(bad[3:], 3)
+	if err := rawRequest(t, cli, srv, bad); !errors.Is(err, wire.ErrBadRequest) {
+		t.Errorf("malformed body: err = %v, want ErrBadRequest", err)
+	}
+	ver := append([]byte{}, good...)
+	ver[0] = 77
+	if err := rawRequest(t, cli, srv, ver); !errors.Is(err, wire.ErrVersion) {
+		t.Errorf("bad version: err = %v, want ErrVersion", err)
+	}
+	// The node still serves well-formed requests, from this and other peers.
+	other := newNode(t, nil)
+	for _, c := range []*Node{cli, other} {
+		if err := c.Call(context.Background(), srv.Self(), &wire.Ping{Nonce: 2}, &wire.Pong{}); err != nil {
+			t.Fatalf("after bad input: %v", err)
+		}
+	}
+}
+
+const HeaderLenForTest = wire.HeaderLen
+
+func TestDeadlineAndDeadPeer(t *testing.T) {
+	block := make(chan struct{})
+	srv := newNode(t, map[wire.Type]Handler{
+		wire.TypePing: func(ctx context.Context, s *Stream, _ wire.Message) error {
+			select {
+			case <-block:
+			case <-ctx.Done():
+			}
+			return ctx.Err()
+		},
+	})
+	defer close(block)
+	cli := newNode(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := cli.Call(ctx, srv.Self(), &wire.Ping{}, &wire.Pong{}); err == nil {
+		t.Fatal("call to a stuck handler succeeded")
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("deadline not honoured: took %v", d)
+	}
+	// A closed peer: dialing fails with ErrUnreachable, within the dial timeout.
+	k, _ := identity.Generate()
+	dead, err := Listen(Config{Key: k, DialTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := dead.Self()
+	dead.Close()
+	cli2, _ := Listen(Config{Key: identity.FromSeed(make([]byte, 32)), DialTimeout: 300 * time.Millisecond})
+	defer cli2.Close()
+	if err := cli2.Call(context.Background(), addr, &wire.Ping{}, &wire.Pong{}); !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("dead peer: err = %v, want ErrUnreachable", err)
+	}
+}

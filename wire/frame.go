@@ -1,0 +1,96 @@
+package wire
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+)
+
+// Version is the protocol version written in every frame.
+const Version = 1
+
+// HeaderLen is the size of a frame header.
+const HeaderLen = 7
+
+// MaxFrame is the default limit on a frame body: one piece of the largest
+// allowed size plus room for its proof and fields.
+const MaxFrame = 1<<20 + 64<<10
+
+// Message is one kind of message. Append encodes the body onto b; Decode parses
+// a whole body (and may alias it).
+type Message interface {
+	Type() Type
+	Append(b []byte) []byte
+	Decode(body []byte) error
+}
+
+// AppendFrame appends m as a complete frame.
+func AppendFrame(b []byte, m Message) []byte {
+	start := len(b)
+	b = append(b, Version, 0, 0, 0, 0, 0, 0)
+	binary.BigEndian.PutUint16(b[start+1:], uint16(m.Type()))
+	b = m.Append(b)
+	binary.BigEndian.PutUint32(b[start+3:], uint32(len(b)-start-HeaderLen))
+	return b
+}
+
+// Header is a parsed frame header.
+type Header struct {
+	Version uint8
+	Type    Type
+	Len     uint32
+}
+
+// ParseHeader parses and checks a frame header against the body limit.
+func ParseHeader(h [HeaderLen]byte, limit int) (Header, error) {
+	hd := Header{Version: h[0], Type: Type(binary.BigEndian.Uint16(h[1:])), Len: binary.BigEndian.Uint32(h[3:])}
+	if hd.Version != Version {
+		return hd, Errorf(CodeVersion, "frame version %d, this node speaks %d", hd.Version, Version)
+	}
+	if limit <= 0 {
+		limit = MaxFrame
+	}
+	if int64(hd.Len) > int64(limit) {
+		return hd, Errorf(CodeTooLarge, "frame of %d bytes exceeds the limit of %d", hd.Len, limit)
+	}
+	return hd, nil
+}
+
+// ReadFrame reads one frame from r into buf (grown as needed) and returns its
+// header and body. A clean end of stream before any header byte is io.EOF.
+func ReadFrame(r io.Reader, buf []byte, limit int) (Header, []byte, error) {
+	var h [HeaderLen]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		if err == io.ErrUnexpectedEOF {
+			return Header{}, nil, fmt.Errorf("%w: truncated frame header", ErrMalformed)
+		}
+		return Header{}, nil, err
+	}
+	hd, err := ParseHeader(h, limit)
+	if err != nil {
+		return hd, nil, err
+	}
+	if cap(buf) < int(hd.Len) {
+		buf = make([]byte, hd.Len)
+	}
+	buf = buf[:hd.Len]
+	if _, err := io.ReadFull(r, buf); err != nil {
+		if err == io.ErrUnexpectedEOF || err == io.EOF {
+			return hd, nil, fmt.Errorf("%w: truncated %v body (%d bytes announced)", ErrMalformed, hd.Type, hd.Len)
+		}
+		return hd, nil, err
+	}
+	return hd, buf, nil
+}
+
+// Decode parses a frame body as the message its header names.
+func Decode(hd Header, body []byte) (Message, error) {
+	m, err := New(hd.Type)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.Decode(body); err != nil {
+		return nil, fmt.Errorf("%v: %w", hd.Type, err)
+	}
+	return m, nil
+}
