@@ -23,9 +23,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ppstore/ppstore/wire"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
 )
 
 // InfoFile is the name of the file a running daemon writes into its data directory.
@@ -132,4 +134,37 @@ func (m *MetricsServer) Run(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// Service is what Serve runs: a daemon's Peer.
+type Service interface {
+	// Addr is where the daemon's QUIC listener answers.
+	Addr() wire.NodeAddr
+	// Run serves until ctx is done.
+	Run(ctx context.Context) error
+	// Close releases everything; called once after Run returns.
+	Close() error
+}
+
+// Serve runs svc and its metrics server until ctx is done (or one of them
+// fails), publishing node.json in dataDir while it runs.
+func Serve(ctx context.Context, role, dataDir string, ms *MetricsServer, svc Service, log *slog.Logger) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	a := svc.Addr()
+	if err := WriteInfo(dataDir, Info{Role: role, Peer: a.Peer.String(), Addr: a.Addr, PID: os.Getpid(), Metrics: ms.Addr()}); err != nil {
+		svc.Close()
+		return err
+	}
+	defer RemoveInfo(dataDir)
+	log.Info("started", "role", role, "peer", a.Peer.String(), "addr", a.Addr, "metrics", ms.Addr(), "data_dir", dataDir)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return svc.Run(gctx) })
+	g.Go(func() error { return ms.Run(gctx) })
+	err := g.Wait()
+	if cerr := svc.Close(); err == nil {
+		err = cerr
+	}
+	log.Info("stopped", "role", role, "err", err)
+	return err
 }
