@@ -1,0 +1,248 @@
+// Package user is the ppstore client library behind the ppstore command: it
+// stores files (put), fetches them (get), and asks the indexer what it knows
+// (stat, ls). It owns the client side of the protocols: placement, chain
+// uploads, receipts, and parallel checked downloads. It runs no server.
+package user
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/ppstore/ppstore/config"
+	"github.com/ppstore/ppstore/discover"
+	"github.com/ppstore/ppstore/identity"
+	"github.com/ppstore/ppstore/shard"
+	"github.com/ppstore/ppstore/transport"
+	"github.com/ppstore/ppstore/wire"
+)
+
+// Config is the client's configuration (client.toml).
+type Config struct {
+	DataDir   string          `toml:"data_dir"`  // holds the client's identity key
+	Region    string          `toml:"region"`    // informational
+	Bootstrap []string        `toml:"bootstrap"` // "peerID@host:port" of the region's bootstraps
+	DNSSeed   string          `toml:"dns_seed"`  // domain with _ppstore TXT records
+	Indexer   string          `toml:"indexer"`   // optional "peerID@host:port"; default: ask the bootstrap
+	Listen    string          `toml:"listen"`    // UDP address for the client's socket; default ":0"
+	Replicas  int             `toml:"replicas"`  // default 3
+	ShardSize config.ByteSize `toml:"shard_size"`
+	PieceSize config.ByteSize `toml:"piece_size"`
+	Uploads   int             `toml:"uploads"`   // shards uploaded at once; default 4
+	Streams   int             `toml:"streams"`   // requests in flight per miner when downloading; default 4
+	Timeout   Duration        `toml:"timeout"`   // per request; default 30s
+}
+
+// Duration is a time.Duration written as "30s" in TOML.
+type Duration time.Duration
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// EnsureDefaults fills zero fields.
+func (c *Config) EnsureDefaults() {
+	if c.Listen == "" {
+		c.Listen = ":0"
+	}
+	if c.Replicas == 0 {
+		c.Replicas = 3
+	}
+	if c.ShardSize == 0 {
+		c.ShardSize = shard.DefaultShardSize
+	}
+	if c.PieceSize == 0 {
+		c.PieceSize = shard.DefaultPieceSize
+	}
+	if c.Uploads == 0 {
+		c.Uploads = 4
+	}
+	if c.Streams == 0 {
+		c.Streams = 4
+	}
+	if c.Timeout == 0 {
+		c.Timeout = Duration(30 * time.Second)
+	}
+}
+
+// Validate reports settings that cannot work.
+func (c *Config) Validate() error {
+	if c.DataDir == "" {
+		return errors.New("config: data_dir is required (it holds the client's identity key)")
+	}
+	if len(c.Bootstrap) == 0 && c.DNSSeed == "" && c.Indexer == "" {
+		return errors.New("config: no bootstrap: set bootstrap = [\"PEERID@HOST:PORT\"] or dns_seed")
+	}
+	if c.Replicas < 1 || c.Replicas > 16 {
+		return fmt.Errorf("config: replicas = %d, want 1..16", c.Replicas)
+	}
+	return shard.Params{ShardSize: int64(c.ShardSize), PieceSize: int64(c.PieceSize)}.Validate()
+}
+
+// Client talks to one region.
+type Client struct {
+	cfg  Config
+	log  *slog.Logger
+	node *transport.Node
+	disc *discover.Client
+	idx  wire.NodeAddr
+}
+
+// New loads the client identity and opens its QUIC socket.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (*Client, error) {
+	cfg.EnsureDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	key, err := identity.LoadOrCreate(filepath.Join(cfg.DataDir, identity.KeyFile))
+	if err != nil {
+		return nil, err
+	}
+	seeds, err := discover.ParseSeeds(cfg.Bootstrap)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.DNSSeed != "" {
+		more, err := discover.SeedsFromDNS(ctx, dnsResolver, cfg.DNSSeed)
+		if err != nil {
+			return nil, err
+		}
+		seeds = append(seeds, more...)
+	}
+	node, err := transport.Listen(transport.Config{Key: key, Listen: cfg.Listen, RequestTimeout: time.Duration(cfg.Timeout), Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{cfg: cfg, log: log, node: node, disc: discover.NewClient(node, seeds)}
+	if cfg.Indexer != "" {
+		if c.idx, err = config.ParsePeerAddr(cfg.Indexer); err != nil {
+			node.Close()
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// ID is the client's peer ID (the owner of what it stores).
+func (c *Client) ID() identity.PeerID { return c.node.ID() }
+
+// Stats returns the client's transport counters.
+func (c *Client) Stats() transport.Stats { return c.node.Stats() }
+
+// Close releases the socket.
+func (c *Client) Close() error { return c.node.Close() }
+
+func (c *Client) indexer(ctx context.Context) (wire.NodeAddr, error) {
+	if !c.idx.Peer.IsZero() {
+		return c.idx, nil
+	}
+	a, err := c.disc.Find(ctx, wire.RoleIndexer)
+	if err != nil {
+		return a, fmt.Errorf("finding the region's indexer: %w", err)
+	}
+	c.idx = a
+	return a, nil
+}
+
+func (c *Client) callIndexer(ctx context.Context, req, resp wire.Message) error {
+	idx, err := c.indexer(ctx)
+	if err != nil {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(ctx, time.Duration(c.cfg.Timeout))
+	defer cancel()
+	if err := c.node.Call(cctx, idx, req, resp); err != nil {
+		return fmt.Errorf("indexer %s: %w", idx.Peer.Short(), err)
+	}
+	return nil
+}
+
+// ErrBadCID reports a CID that is not a ppstore file CID.
+var ErrBadCID = errors.New("not a ppstore file CID")
+
+// ParseFileCID parses a file CID given on the command line.
+func ParseFileCID(s string) (cid.Cid, error) {
+	c, err := cid.Decode(s)
+	if err != nil {
+		return cid.Undef, fmt.Errorf("%w: %q: %v", ErrBadCID, s, err)
+	}
+	if c.Version() != 1 || c.Type() != shard.ManifestCodec {
+		return cid.Undef, fmt.Errorf("%w: %s names a %#x object, want a file manifest (%#x)", ErrBadCID, s, c.Type(), shard.ManifestCodec)
+	}
+	return c, nil
+}
+
+// FileStat is what the indexer knows about a file.
+type FileStat struct {
+	CID    string       `json:"cid"`
+	Size   int64        `json:"size"`
+	Shards []ShardStat `json:"shards"`
+
+	manifest *shard.Manifest
+	replicas [][]wire.Replica
+}
+
+// ShardStat lists one shard's replicas.
+type ShardStat struct {
+	CID      string        `json:"cid"`
+	Replicas []ReplicaStat `json:"replicas"`
+}
+
+// ReplicaStat is one miner's copy.
+type ReplicaStat struct {
+	Miner  string `json:"miner"`
+	Status string `json:"status"`
+}
+
+// Stat asks the indexer where each shard of the file lives and checks the
+// manifest it returns against the CID.
+func (c *Client) Stat(ctx context.Context, file cid.Cid) (*FileStat, error) {
+	var loc wire.Location
+	if err := c.callIndexer(ctx, &wire.Locate{CID: file}, &loc); err != nil {
+		return nil, err
+	}
+	if got := shard.ManifestCIDOf(loc.Manifest); !got.Equals(file) {
+		return nil, wire.Errorf(wire.CodeCorrupt, "indexer returned a manifest whose CID is %v, not %v", got, file)
+	}
+	m, err := shard.DecodeManifest(loc.Manifest)
+	if err != nil {
+		return nil, err
+	}
+	if len(loc.Shards) != len(m.Shards) {
+		return nil, wire.Errorf(wire.CodeCorrupt, "indexer listed %d shards for a %d-shard file", len(loc.Shards), len(m.Shards))
+	}
+	st := &FileStat{CID: file.String(), Size: m.Size, Shards: make([]ShardStat, len(m.Shards)), manifest: m, replicas: loc.Shards}
+	for i := range m.Shards {
+		ss := ShardStat{CID: m.ShardCID(i).String(), Replicas: []ReplicaStat{}}
+		for _, r := range loc.Shards[i] {
+			ss.Replicas = append(ss.Replicas, ReplicaStat{Miner: r.Peer.String(), Status: r.Status.String()})
+		}
+		st.Shards[i] = ss
+	}
+	return st, nil
+}
+
+// List returns the files this client's identity stored.
+func (c *Client) List(ctx context.Context) ([]wire.FileEntry, error) {
+	var fl wire.FileList
+	if err := c.callIndexer(ctx, &wire.ListFiles{}, &fl); err != nil {
+		return nil, err
+	}
+	return fl.Files, nil
+}

@@ -1,0 +1,5 @@
+package user
+
+import "net"
+
+var dnsResolver = net.DefaultResolver
