@@ -32,9 +32,9 @@ type Config struct {
 	Replicas  int             `toml:"replicas"`  // default 3
 	ShardSize config.ByteSize `toml:"shard_size"`
 	PieceSize config.ByteSize `toml:"piece_size"`
-	Uploads   int             `toml:"uploads"`   // shards uploaded at once; default 4
-	Streams   int             `toml:"streams"`   // requests in flight per miner when downloading; default 4
-	Timeout   Duration        `toml:"timeout"`   // per request; default 30s
+	Uploads   int             `toml:"uploads"` // shards uploaded at once; default 4
+	Streams   int             `toml:"streams"` // requests in flight per miner when downloading; default 4
+	Timeout   Duration        `toml:"timeout"` // per request; default 30s
 }
 
 // Duration is a time.Duration written as "30s" in TOML.
@@ -190,8 +190,8 @@ func ParseFileCID(s string) (cid.Cid, error) {
 
 // FileStat is what the indexer knows about a file.
 type FileStat struct {
-	CID    string       `json:"cid"`
-	Size   int64        `json:"size"`
+	CID    string      `json:"cid"`
+	Size   int64       `json:"size"`
 	Shards []ShardStat `json:"shards"`
 
 	manifest *shard.Manifest

@@ -9,10 +9,8 @@ import (
 	"time"
 
 	"github.com/ipfs/go-cid"
-	"github.com/ppstore/ppstore/identity"
 	"github.com/ppstore/ppstore/sched"
 	"github.com/ppstore/ppstore/shard"
-	"github.com/ppstore/ppstore/transport"
 	"github.com/ppstore/ppstore/wire"
 )
 
@@ -27,17 +25,34 @@ type GetOptions struct {
 // ErrNoReplica is returned when some piece can be fetched from no miner.
 var ErrNoReplica = errors.New("no reachable miner holds a piece")
 
+// GetResult tells where a download's pieces came from.
+type GetResult struct {
+	Stat          *FileStat
+	PiecesByMiner map[string]int   // peer ID → pieces delivered and checked
+	DroppedMiners map[string]error // peer ID → why it was dropped
+}
+
 // Get fetches the file, checking every piece against the manifest, and writes
 // it to w in order. Pieces come from every miner holding them at once,
 // chosen rarest-first; a miner that fails or sends bad bytes is dropped and
 // its pieces fetched from other replicas.
-func (c *Client) Get(ctx context.Context, file cid.Cid, w io.Writer, opts GetOptions) (*FileStat, error) {
+func (c *Client) Get(ctx context.Context, file cid.Cid, w io.Writer, opts GetOptions) (*GetResult, error) {
 	st, err := c.Stat(ctx, file)
 	if err != nil {
 		return nil, err
 	}
 	d := newDownload(c, st, w, opts)
-	return st, d.run(ctx)
+	err = d.run(ctx)
+	res := &GetResult{Stat: st, PiecesByMiner: map[string]int{}, DroppedMiners: map[string]error{}}
+	d.mu.Lock()
+	for mk, n := range d.byMiner {
+		res.PiecesByMiner[string(mk)] = n
+	}
+	for mk, e := range d.dropped {
+		res.DroppedMiners[string(mk)] = e
+	}
+	d.mu.Unlock()
+	return res, err
 }
 
 type pieceRef struct {
@@ -66,13 +81,14 @@ type download struct {
 	written  int // pieces [0, written) written out
 	failErr  error
 	dropped  map[sched.Miner]error
+	byMiner  map[sched.Miner]int
 	inFlight int
 }
 
 func newDownload(c *Client, st *FileStat, w io.Writer, opts GetOptions) *download {
 	m := st.manifest
 	d := &download{c: c, m: m, st: st, w: w, progress: opts.Progress, s: sched.NewRarestFirst(),
-		ready: map[int][]byte{}, addrs: map[sched.Miner]wire.NodeAddr{}, dropped: map[sched.Miner]error{}}
+		ready: map[int][]byte{}, addrs: map[sched.Miner]wire.NodeAddr{}, dropped: map[sched.Miner]error{}, byMiner: map[sched.Miner]int{}}
 	if d.progress == nil {
 		d.progress = func(int64) {}
 	}
@@ -233,6 +249,7 @@ func (d *download) tunnel(ctx context.Context, mk sched.Miner) {
 		case err == nil:
 			d.s.Done(gp)
 			d.ready[gp] = data
+			d.byMiner[mk]++
 			d.progress(int64(len(data)))
 		case ctx.Err() != nil:
 			d.s.Release(gp)
@@ -276,6 +293,3 @@ func (d *download) fetch(ctx context.Context, addr wire.NodeAddr, gp int) ([]byt
 	// pc.Data aliases the stream's buffer, which dies with the stream: keep it.
 	return pc.Data, nil
 }
-
-var _ = identity.PeerID{}
-var _ = transport.ErrUnreachable

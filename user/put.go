@@ -226,9 +226,7 @@ func (c *Client) uploadChain(ctx context.Context, s *shard.Shard, pieceSize int6
 		}
 		progress(int64(len(p)))
 	}
-	if err := st.CloseWrite(); err != nil {
-		return nil, err
-	}
+	_ = st.CloseWrite() // a refusal arrives as the answer below
 	var res wire.StoreResult
 	if err := st.Expect(&res); err != nil {
 		return nil, err
