@@ -141,6 +141,7 @@ func cmdPut(ctx context.Context, global string, args []string) error {
 	replicas := fs.Int("replicas", 0, "replicas per shard (default from config, 3)")
 	name := fs.String("name", "", "name recorded for ls (default: the file's base name)")
 	quiet := fs.Bool("q", false, "no progress bar")
+	stats := fs.Bool("stats", false, "print transfer statistics to stderr")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -187,9 +188,8 @@ func cmdPut(ctx context.Context, global string, args []string) error {
 		return err
 	}
 	bar.Finish()
-	if *verbose {
-		st := c.Stats()
-		fmt.Fprintf(os.Stderr, "put took %v; stream bytes sent %d\n", time.Since(start).Round(time.Millisecond), st.StreamBytesSent)
+	if *stats {
+		printStats(c, "put", start)
 	}
 	fmt.Println(id.String())
 	return nil
@@ -199,6 +199,7 @@ func cmdGet(ctx context.Context, global string, args []string) error {
 	fs, cfgPath, verbose := newFlags("get")
 	out := fs.String("o", "", "write to FILE instead of stdout")
 	quiet := fs.Bool("q", false, "no progress bar")
+	stats := fs.Bool("stats", false, "print transfer statistics to stderr")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -224,6 +225,15 @@ func cmdGet(ctx context.Context, global string, args []string) error {
 	}
 	var w io.Writer = os.Stdout
 	var tmp *os.File
+	if fi, err := os.Stat(*out); *out != "" && err == nil && !fi.Mode().IsRegular() {
+		// A device or pipe (say /dev/null): write to it directly.
+		f, err := os.OpenFile(*out, os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		w, *out = f, ""
+	}
 	if *out != "" {
 		// Write beside the target and rename at the end: a failed get leaves no half file.
 		tmp, err = os.CreateTemp(filepath.Dir(*out), "."+filepath.Base(*out)+".part-*")
@@ -237,13 +247,19 @@ func cmdGet(ctx context.Context, global string, args []string) error {
 	if !*quiet {
 		bar = progress.New(os.Stderr, "get", st.Size)
 	}
-	if _, err := c.Get(ctx, id, w, user.GetOptions{Progress: bar.Add}); err != nil {
+	start := time.Now()
+	res, err := c.Get(ctx, id, w, user.GetOptions{Progress: bar.Add})
+	if err != nil {
 		if tmp != nil {
 			tmp.Close()
 		}
 		return err
 	}
 	bar.Finish()
+	if *stats {
+		printStats(c, "get", start)
+		fmt.Fprintf(os.Stderr, "stats: pieces_from_miners=%d dropped_miners=%d\n", len(res.PiecesByMiner), len(res.DroppedMiners))
+	}
 	if tmp != nil {
 		if err := tmp.Sync(); err != nil {
 			return err
@@ -432,4 +448,10 @@ func cmdDevnet(ctx context.Context, args []string) error {
 	default:
 		return fmt.Errorf("unknown devnet command %q: want start, status or stop", sub)
 	}
+}
+
+func printStats(c *user.Client, what string, start time.Time) {
+	st := c.Stats()
+	fmt.Fprintf(os.Stderr, "stats: op=%s elapsed_s=%.3f stream_bytes_sent=%d stream_bytes_recv=%d\n",
+		what, time.Since(start).Seconds(), st.StreamBytesSent, st.StreamBytesRecv)
 }

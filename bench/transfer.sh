@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Transfer benchmark for the backbone targets (docs/BENCHMARKS.md):
+#   put SIZE with 3 replicas vs 1 replica to 6 local miners: client stream bytes,
+#   client wire bytes (iptables owner match on a dedicated uid), wall time;
+#   get throughput vs one raw quic-go stream (bench/quicraw), same run, same machine.
+# Usage: bash bench/transfer.sh            (SIZE=1GiB MINERS=6 by default; needs root for the wire counter)
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+SIZE_MIB=${SIZE_MIB:-1024}
+MINERS=${MINERS:-6}
+bin="$here/bin"
+go build -o "$bin/" ./cmd/... ./bench/quicraw
+work=$(mktemp -d /tmp/ppbench.XXXXXX)
+chmod 755 "$work"
+region="$work/region"
+out="$here/bench/out"; mkdir -p "$out"
+report="$out/transfer-$(date -u +%Y%m%dT%H%M%SZ).txt"
+
+cleanup() {
+  "$bin/ppstore" devnet stop --dir "$region" >/dev/null 2>&1 || true
+  [ -n "${qpid:-}" ] && kill "$qpid" 2>/dev/null || true
+  if [ "${wire:-0}" = 1 ]; then
+    iptables -D OUTPUT -m owner --uid-owner ppbench -j PPBENCH 2>/dev/null || true
+    iptables -F PPBENCH 2>/dev/null || true; iptables -X PPBENCH 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+"$bin/ppstore" devnet start --dir "$region" --miners "$MINERS" --capacity 16GiB --metrics=false >/dev/null 2>&1
+head -c $((SIZE_MIB << 20)) /dev/urandom > "$work/file.bin"
+chmod 644 "$work/file.bin"
+
+# The client runs as its own uid so that iptables can count exactly its packets.
+wire=0
+run_client() { "$bin/ppstore" "$@"; }
+if [ "$(id -u)" = 0 ] && command -v iptables >/dev/null 2>&1; then
+  id ppbench >/dev/null 2>&1 || useradd --system --no-create-home ppbench
+  iptables -N PPBENCH 2>/dev/null || iptables -F PPBENCH
+  iptables -A PPBENCH -j RETURN
+  iptables -I OUTPUT -m owner --uid-owner ppbench -j PPBENCH
+  mkdir -p "$work/client"; chown ppbench "$work/client"
+  sed "s#^data_dir = .*#data_dir = \"$work/client\"#" "$region/client.toml" > "$work/client.toml"
+  chmod 644 "$work/client.toml"
+  run_client() { setpriv --reuid=ppbench --regid=nogroup --clear-groups "$bin/ppstore" "$@"; }
+  wire=1
+else
+  cp "$region/client.toml" "$work/client.toml"
+  echo "note: not root or no iptables: wire bytes not measured" >&2
+fi
+wire_bytes() { iptables -L PPBENCH -v -n -x | awk '/RETURN/ {print $2}'; }
+
+size=$((SIZE_MIB << 20))
+declare -A T S W
+for r in 1 3; do
+  [ "$wire" = 1 ] && iptables -Z PPBENCH
+  line=$(run_client put --config "$work/client.toml" --replicas $r -q --stats "$work/file.bin" 2>&1 >"$work/cid.$r" | grep '^stats:')
+  T[$r]=$(sed 's/.*elapsed_s=\([0-9.]*\).*/\1/' <<<"$line")
+  S[$r]=$(sed 's/.*stream_bytes_sent=\([0-9]*\).*/\1/' <<<"$line")
+  W[$r]=$([ "$wire" = 1 ] && wire_bytes || echo 0)
+done
+cid=$(tail -n 1 "$work/cid.3")
+
+# get of the 3-replica file, then the raw quic-go baseline, back to back.
+gline=$(run_client get --config "$work/client.toml" -q --stats "$cid" -o /dev/null 2>&1 | grep 'op=get')
+gt=$(sed 's/.*elapsed_s=\([0-9.]*\).*/\1/' <<<"$gline")
+qport=$((20000 + RANDOM % 20000))
+"$bin/quicraw" serve -addr 127.0.0.1:$qport & qpid=$!
+sleep 0.3
+qline=$("$bin/quicraw" fetch -addr 127.0.0.1:$qport -size "${SIZE_MIB}MiB")
+qt=$(awk '{print $4}' <<<"$qline")
+
+{
+echo "transfer benchmark $(date -u +%FT%TZ) on $(nproc) cores; file ${SIZE_MIB} MiB; ${MINERS} miners"
+awk -v s="$size" -v t1="${T[1]}" -v t3="${T[3]}" -v s1="${S[1]}" -v s3="${S[3]}" -v w1="${W[1]}" -v w3="${W[3]}" -v wire="$wire" -v gt="$gt" -v qt="$qt" 'BEGIN {
+  printf "put R=1: %.2f s  stream bytes %.4f x size  wire bytes %s\n", t1, s1/s, (wire ? sprintf("%.4f x size", w1/s) : "n/a")
+  printf "put R=3: %.2f s  stream bytes %.4f x size  wire bytes %s\n", t3, s3/s, (wire ? sprintf("%.4f x size", w3/s) : "n/a")
+  printf "target: R=3 stream bytes <= 1.02 x size:   %.4f  %s\n", s3/s, (s3/s <= 1.02 ? "PASS" : "FAIL")
+  if (wire) {
+    printf "target: R=3 wire bytes <= 1.08 x size:     %.4f  %s\n", w3/s, (w3/s <= 1.08 ? "PASS" : "FAIL")
+    printf "target: R=3 wire bytes <= 1.02 x R=1 wire: %.4f  %s\n", w3/w1, (w3/w1 <= 1.02 ? "PASS" : "FAIL")
+  }
+  printf "target: R=3 time <= 1.3 x R=1 time:        %.3f  %s\n", t3/t1, (t3/t1 <= 1.3 ? "PASS" : "FAIL")
+  gb = s/gt/1e6
+  printf "get: %.2f s = %.1f MB/s; raw quic-go stream %.1f MB/s\n", gt, gb, qt
+  printf "target: get >= 0.70 x raw stream:          %.3f  %s\n", gb/qt, (gb/qt >= 0.70 ? "PASS" : "FAIL")
+}'
+} | tee "$report"
+echo "report: $report"
