@@ -20,6 +20,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -102,6 +103,7 @@ type Node struct {
 
 	mu      sync.Mutex
 	conns   map[identity.PeerID]*quic.Conn
+	inbound map[*quic.Conn]struct{}
 	dialing map[identity.PeerID]chan struct{}
 	closed  bool
 
@@ -137,6 +139,7 @@ func Listen(cfg Config) (*Node, error) {
 		cert:     cert,
 		handlers: map[wire.Type]Handler{},
 		conns:    map[identity.PeerID]*quic.Conn{},
+		inbound:  map[*quic.Conn]struct{}{},
 		dialing:  map[identity.PeerID]chan struct{}{},
 		stop:     make(chan struct{}),
 	}
@@ -150,7 +153,13 @@ func Listen(cfg Config) (*Node, error) {
 		InitialConnectionReceiveWindow: 4 << 20,
 		MaxConnectionReceiveWindow:     64 << 20,
 	}
-	n.tr = &quic.Transport{Conn: udp}
+	// A stateless-reset key derived from the identity key: after a restart on
+	// the same port the node answers packets of connections it forgot with a
+	// reset, so peers drop their stale connection at once instead of timing out.
+	var srk quic.StatelessResetKey
+	h := sha256.Sum256(append([]byte("ppstore/stateless-reset/v1"), cfg.Key.Private().Seed()...))
+	copy(srk[:], h[:])
+	n.tr = &quic.Transport{Conn: udp, StatelessResetKey: &srk}
 	n.srvTLS = &tls.Config{
 		MinVersion:            tls.VersionTLS13,
 		Certificates:          []tls.Certificate{cert},
@@ -218,6 +227,19 @@ func (n *Node) Serve(ctx context.Context) error {
 }
 
 func (n *Node) serveConn(ctx context.Context, conn *quic.Conn) {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		conn.CloseWithError(0, "closing")
+		return
+	}
+	n.inbound[conn] = struct{}{}
+	n.mu.Unlock()
+	defer func() {
+		n.mu.Lock()
+		delete(n.inbound, conn)
+		n.mu.Unlock()
+	}()
 	peer, err := peerOf(conn)
 	if err != nil {
 		conn.CloseWithError(1, "no identity")
@@ -271,8 +293,14 @@ func (n *Node) Close() error {
 		n.closed = true
 		conns := n.conns
 		n.conns = map[identity.PeerID]*quic.Conn{}
+		inbound := n.inbound
+		n.inbound = map[*quic.Conn]struct{}{}
 		n.mu.Unlock()
+		// Tell every peer, so none keeps a dead connection in its pool.
 		for _, c := range conns {
+			c.CloseWithError(0, "closing")
+		}
+		for c := range inbound {
 			c.CloseWithError(0, "closing")
 		}
 		n.ln.Close()
@@ -401,6 +429,27 @@ func (n *Node) forget(p identity.PeerID, c *quic.Conn) {
 // Call sends req and reads one answer into resp. A wire.Error answer is
 // returned as the error.
 func (n *Node) Call(ctx context.Context, to wire.NodeAddr, req, resp wire.Message) error {
+	err := n.call(ctx, to, req, resp)
+	if connGone(err) && ctx.Err() == nil {
+		// The pooled connection was closed or reset by a peer that went away
+		// (and may be back): try once more on a fresh connection.
+		err = n.call(ctx, to, req, resp)
+	}
+	return err
+}
+
+// connGone reports errors meaning the connection, not the request, failed:
+// the peer closed it on shutdown or answered with a stateless reset.
+func connGone(err error) bool {
+	var ae *quic.ApplicationError
+	if errors.As(err, &ae) && ae.Remote && ae.ErrorCode == 0 {
+		return true
+	}
+	var sr *quic.StatelessResetError
+	return errors.As(err, &sr)
+}
+
+func (n *Node) call(ctx context.Context, to wire.NodeAddr, req, resp wire.Message) error {
 	s, err := n.Open(ctx, to)
 	if err != nil {
 		return err

@@ -198,3 +198,31 @@ func TestDeadlineAndDeadPeer(t *testing.T) {
 		t.Fatalf("dead peer: err = %v, want ErrUnreachable", err)
 	}
 }
+
+func TestPeerRestartOnSamePortIsRedialled(t *testing.T) {
+	k, _ := identity.Generate()
+	srv, err := Listen(Config{Key: k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Handle(wire.TypePing, Ping(wire.RoleIndexer))
+	go srv.Serve(context.Background())
+	addr := srv.Self()
+	cli := newNode(t, nil)
+	if err := cli.Call(context.Background(), addr, &wire.Ping{}, &wire.Pong{}); err != nil {
+		t.Fatal(err)
+	}
+	srv.Close()
+	srv2, err := Listen(Config{Key: k, Listen: addr.Addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv2.Close()
+	srv2.Handle(wire.TypePing, Ping(wire.RoleIndexer))
+	go srv2.Serve(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := cli.Call(ctx, addr, &wire.Ping{}, &wire.Pong{}); err != nil {
+		t.Fatalf("call after the peer restarted: %v", err)
+	}
+}
