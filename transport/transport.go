@@ -87,7 +87,7 @@ type Handler func(ctx context.Context, s *Stream, req wire.Message) error
 // Stats counts application bytes written to and read from streams (frames, not packets).
 type Stats struct {
 	StreamBytesSent, StreamBytesRecv uint64
-	Requests, RequestErrors         uint64
+	Requests, RequestErrors          uint64
 }
 
 // Node is a QUIC endpoint with an identity.
