@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -124,6 +125,11 @@ func openClient(ctx context.Context, path string, verbose bool) (*user.Client, e
 			return nil, fmt.Errorf("no client config at %s: pass --config FILE or set PPSTORE_CONFIG (a devnet writes DIR/client.toml)", path)
 		}
 		return nil, err
+	}
+	if rest, ok := strings.CutPrefix(cfg.DataDir, "~/"); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			cfg.DataDir = filepath.Join(home, rest)
+		}
 	}
 	if cfg.DataDir != "" && !filepath.IsAbs(cfg.DataDir) {
 		cfg.DataDir = filepath.Join(filepath.Dir(path), cfg.DataDir)
