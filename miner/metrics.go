@@ -1,0 +1,60 @@
+package miner
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// metrics are the miner's prometheus metrics.
+type metrics struct {
+	bytesReceived  prometheus.Counter
+	bytesForwarded prometheus.Counter
+	bytesServed    prometheus.Counter
+	shardsStored   prometheus.Counter
+	storeFailures  *prometheus.CounterVec
+}
+
+// newMetrics creates the metrics and registers them, with gauges of the
+// store's space, on reg (unless nil).
+func newMetrics(reg prometheus.Registerer, st *store) (*metrics, error) {
+	m := &metrics{
+		bytesReceived: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "ppstore", Subsystem: "miner", Name: "received_bytes_total",
+			Help: "Piece bytes received in uploads and checked against their hash.",
+		}),
+		bytesForwarded: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "ppstore", Subsystem: "miner", Name: "forwarded_bytes_total",
+			Help: "Piece bytes forwarded to the next miner of a chain.",
+		}),
+		bytesServed: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "ppstore", Subsystem: "miner", Name: "served_bytes_total",
+			Help: "Piece bytes sent in answer to GetPiece.",
+		}),
+		shardsStored: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "ppstore", Subsystem: "miner", Name: "shards_stored_total",
+			Help: "Shards newly stored durably.",
+		}),
+		storeFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "ppstore", Subsystem: "miner", Name: "store_failures_total",
+			Help: "Uploads refused or failed, by error code.",
+		}, []string{"code"}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	used := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "ppstore", Subsystem: "miner", Name: "used_bytes",
+		Help: "Bytes of stored shards.",
+	}, func() float64 { u, _, _ := st.usage(); return float64(u) })
+	free := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "ppstore", Subsystem: "miner", Name: "free_bytes",
+		Help: "Bytes free for new shards: the smaller of capacity left and disk space left.",
+	}, func() float64 { _, f, _ := st.usage(); return float64(f) })
+	capacity := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "ppstore", Subsystem: "miner", Name: "capacity_bytes",
+		Help: "Bytes offered for shards.",
+	}, func() float64 { _, _, c := st.usage(); return float64(c) })
+	for _, c := range []prometheus.Collector{m.bytesReceived, m.bytesForwarded, m.bytesServed, m.shardsStored, m.storeFailures, used, free, capacity} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}

@@ -1,0 +1,578 @@
+package miner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ppstore/ppstore/identity"
+	"github.com/ppstore/ppstore/shard"
+	"github.com/ppstore/ppstore/transport"
+	"github.com/ppstore/ppstore/wire"
+)
+
+const (
+	testShardSize = 1<<20 + 1000 // a short last piece
+	testPieceSize = 64 << 10
+)
+
+// One upload to the head of a chain of three stores the shard on all three,
+// costs the client one copy, and every miner serves every piece.
+func TestChainReplication(t *testing.T) {
+	m1, m2, m3 := startMiner(t, "", nil), startMiner(t, "", nil), startMiner(t, "", nil)
+	cli := newClient(t)
+	sh := makeShard(t, testShardSize, testPieceSize)
+	ctx := context.Background()
+
+	before1, beforeCli := m1.node.Stats(), cli.Stats()
+	res, err := put(ctx, cli, m1.Addr(), sh, addrs(m2, m3), defaultPut(testPieceSize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	after1, afterCli := m1.node.Stats(), cli.Stats()
+	checkReceipts(t, res, sh, cli.ID(), m1, m2, m3)
+	if len(res.Failures) != 0 {
+		t.Fatalf("failures: %+v", res.Failures)
+	}
+	for _, m := range []*testMiner{m1, m2, m3} {
+		checkServes(t, cli, m, sh)
+		if tmp, shards, rec := leftovers(m, sh); len(tmp) != 0 || len(shards) != 1 || !rec {
+			t.Fatalf("miner %s: temp %v, shard files %v, record %v", m.short, tmp, shards, rec)
+		}
+	}
+
+	// The client sent one copy; m1 received one copy and forwarded one.
+	size := uint64(len(sh.Data))
+	within := func(what string, got uint64) {
+		t.Helper()
+		if got < size || got > size+size/20 {
+			t.Errorf("%s %d bytes for a shard of %d", what, got, size)
+		} else {
+			t.Logf("%s %d bytes for a shard of %d (%.2f%%)", what, got, size, 100*float64(got)/float64(size))
+		}
+	}
+	within("client sent", afterCli.StreamBytesSent-beforeCli.StreamBytesSent)
+	within("m1 received", after1.StreamBytesRecv-before1.StreamBytesRecv)
+	within("m1 sent", after1.StreamBytesSent-before1.StreamBytesSent)
+
+	// A second owner uploading the same shard gets receipts; nothing is rewritten.
+	cli2 := newClient(t)
+	res, err = put(ctx, cli2, m1.Addr(), sh, addrs(m2, m3), defaultPut(testPieceSize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkReceipts(t, res, sh, cli2.ID(), m1, m2, m3)
+	for _, m := range []*testMiner{m1, m2, m3} {
+		rec := m.store.get(sh.Root)
+		if len(rec.owners) != 2 || !rec.hasOwner(cli.ID()) || !rec.hasOwner(cli2.ID()) {
+			t.Fatalf("miner %s: owners %v", m.short, rec.owners)
+		}
+		if used, _, _ := m.store.usage(); used != int64(len(sh.Data)) {
+			t.Fatalf("miner %s uses %d bytes for one shard of %d", m.short, used, len(sh.Data))
+		}
+	}
+}
+
+// A piece that does not match its digest fails the upload on every miner of
+// the chain; none keeps the shard or a temp file.
+func TestCorruptPiece(t *testing.T) {
+	m1, m2, m3 := startMiner(t, "", nil), startMiner(t, "", nil), startMiner(t, "", nil)
+	cli := newClient(t)
+	sh := makeShard(t, testShardSize, testPieceSize)
+	o := defaultPut(testPieceSize)
+	o.corrupt = 7
+	_, err := put(context.Background(), cli, m1.Addr(), sh, addrs(m2, m3), o)
+	if !errors.Is(err, wire.ErrCorrupt) || !strings.Contains(err.Error(), "piece 7 of") {
+		t.Fatalf("err = %v, want corrupt piece 7", err)
+	}
+	nothingKept(t, sh, m1, m2, m3)
+	// The reservation is released: the whole capacity is free again.
+	if _, free, capacity := m1.store.usage(); free != capacity {
+		t.Fatalf("free %d of %d after a failed upload", free, capacity)
+	}
+}
+
+// A client that vanishes mid-upload leaves nothing behind anywhere.
+func TestClientAbortsMidUpload(t *testing.T) {
+	m1, m2, m3 := startMiner(t, "", nil), startMiner(t, "", nil), startMiner(t, "", nil)
+	cli := newClient(t)
+	sh := makeShard(t, testShardSize, testPieceSize)
+	o := defaultPut(testPieceSize)
+	o.abortAt = len(sh.Pieces) / 2
+	if _, err := put(context.Background(), cli, m1.Addr(), sh, addrs(m2, m3), o); !errors.Is(err, errAborted) {
+		t.Fatal(err)
+	}
+	nothingKept(t, sh, m1, m2, m3)
+	eventually(t, func() error {
+		for _, m := range []*testMiner{m1, m2, m3} {
+			if _, free, capacity := m.store.usage(); free != capacity {
+				return errors.New("reservation still held on " + m.short)
+			}
+		}
+		return nil
+	})
+}
+
+// A miner of the chain that is down is reported, with the miners behind it;
+// the miners before it still store the shard.
+func TestDownstreamDown(t *testing.T) {
+	m1, m2, m3 := startMiner(t, "", nil), startMiner(t, "", nil), startMiner(t, "", nil)
+	cli := newClient(t)
+	ctx := context.Background()
+
+	t.Run("second of three", func(t *testing.T) {
+		chain := addrs(m2, m3)
+		m2.stop()
+		sh := makeShard(t, testShardSize, testPieceSize)
+		res, err := put(ctx, cli, m1.Addr(), sh, chain, defaultPut(testPieceSize))
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkReceipts(t, res, sh, cli.ID(), m1)
+		if len(res.Failures) != 2 {
+			t.Fatalf("failures %+v", res.Failures)
+		}
+		checkFailure(t, res.Failures[0], m2, wire.CodeUnavailable, "")
+		checkFailure(t, res.Failures[1], m3, wire.CodeUnavailable, "not reached")
+		checkServes(t, cli, m1, sh)
+	})
+	t.Run("third of three", func(t *testing.T) {
+		m4 := startMiner(t, "", nil)
+		chain := addrs(m4, m3)
+		m3.stop()
+		sh := makeShard(t, testShardSize, testPieceSize)
+		res, err := put(ctx, cli, m1.Addr(), sh, chain, defaultPut(testPieceSize))
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkReceipts(t, res, sh, cli.ID(), m1, m4)
+		if len(res.Failures) != 1 {
+			t.Fatalf("failures %+v", res.Failures)
+		}
+		checkFailure(t, res.Failures[0], m3, wire.CodeUnavailable, "")
+		checkServes(t, cli, m4, sh)
+	})
+}
+
+// A full disk fails the upload with CodeNoSpace and keeps nothing; the miner
+// then accepts an upload that fits. On the second miner of a chain, the
+// failure comes back as its hop failure.
+func TestDiskFull(t *testing.T) {
+	cli := newClient(t)
+	ctx := context.Background()
+	t.Run("head", func(t *testing.T) {
+		m := startMiner(t, "", nil)
+		sh := makeShard(t, testShardSize, testPieceSize)
+		fullDisk(m.store, 300<<10)
+		_, err := put(ctx, cli, m.Addr(), sh, nil, defaultPut(testPieceSize))
+		if !errors.Is(err, wire.ErrNoSpace) || !strings.Contains(err.Error(), "disk full") {
+			t.Fatalf("err = %v, want no space", err)
+		}
+		nothingKept(t, sh, m)
+		restoreDisk(m.store)
+		res, err := put(ctx, cli, m.Addr(), sh, nil, defaultPut(testPieceSize))
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkReceipts(t, res, sh, cli.ID(), m)
+		checkServes(t, cli, m, sh)
+	})
+	t.Run("middle", func(t *testing.T) {
+		m1, m2, m3 := startMiner(t, "", nil), startMiner(t, "", nil), startMiner(t, "", nil)
+		sh := makeShard(t, testShardSize, testPieceSize)
+		fullDisk(m2.store, 300<<10)
+		res, err := put(ctx, cli, m1.Addr(), sh, addrs(m2, m3), defaultPut(testPieceSize))
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkReceipts(t, res, sh, cli.ID(), m1)
+		if len(res.Failures) != 2 {
+			t.Fatalf("failures %+v", res.Failures)
+		}
+		checkFailure(t, res.Failures[0], m2, wire.CodeNoSpace, "disk full")
+		checkFailure(t, res.Failures[1], m3, wire.CodeUnavailable, "not reached")
+		nothingKept(t, sh, m2, m3)
+	})
+}
+
+// An upload larger than the free capacity is refused before any piece is
+// sent, and the free space the bootstrap sees is the capacity left.
+func TestCapacityExceeded(t *testing.T) {
+	m := startMiner(t, "", func(c *Config) { c.Capacity = 1 << 20 })
+	cli := newClient(t)
+	sh := makeShard(t, testShardSize, testPieceSize)
+	o := defaultPut(testPieceSize)
+	o.noPieces = true
+	_, err := put(context.Background(), cli, m.Addr(), sh, nil, o)
+	if !errors.Is(err, wire.ErrNoSpace) || !strings.Contains(err.Error(), "no room for") {
+		t.Fatalf("err = %v, want no room", err)
+	}
+	nothingKept(t, sh, m)
+
+	small := makeShard(t, 100<<10, testPieceSize)
+	if _, err := put(context.Background(), cli, m.Addr(), small, nil, defaultPut(testPieceSize)); err != nil {
+		t.Fatal(err)
+	}
+	var rec wire.NodeRecord
+	m.fillRecord(&rec)
+	if rec.Role != wire.RoleMiner || rec.Capacity != 1<<20 || rec.Free != 1<<20-100<<10 || rec.Addrs[0] != m.Addr().Addr {
+		t.Fatalf("record %+v", rec)
+	}
+
+	// The file system's free space bounds Free too.
+	m.store.mu.Lock()
+	m.store.diskFree = func(string) (int64, error) { return 4096, nil }
+	m.store.mu.Unlock()
+	m.fillRecord(&rec)
+	if rec.Free != 4096 {
+		t.Fatalf("free %d with 4096 bytes left on disk", rec.Free)
+	}
+	_, err = put(context.Background(), cli, m.Addr(), makeShard(t, 8192, 4096), nil, defaultPut(4096))
+	if !errors.Is(err, wire.ErrNoSpace) {
+		t.Fatalf("err = %v, want no space", err)
+	}
+}
+
+// A restarted miner serves what it stored.
+func TestRestart(t *testing.T) {
+	dir := t.TempDir()
+	m := startMiner(t, dir, nil)
+	id := m.Addr().Peer
+	cli := newClient(t)
+	sh := makeShard(t, testShardSize, testPieceSize)
+	if _, err := put(context.Background(), cli, m.Addr(), sh, nil, defaultPut(testPieceSize)); err != nil {
+		t.Fatal(err)
+	}
+	m.stop()
+	m = startMiner(t, dir, nil)
+	owner := cli.ID()
+	cli = newClient(t) // a pooled connection to the stopped miner would wait for its idle timeout
+	if m.Addr().Peer != id {
+		t.Fatalf("peer ID changed across restart")
+	}
+	checkServes(t, cli, m, sh)
+	if rec := m.store.get(sh.Root); rec == nil || !rec.hasOwner(owner) {
+		t.Fatalf("record after restart: %+v", rec)
+	}
+	if used, _, _ := m.store.usage(); used != int64(len(sh.Data)) {
+		t.Fatalf("used %d after restart, want %d", used, len(sh.Data))
+	}
+}
+
+// Startup removes unfinished uploads and shard files without a record, and
+// drops records whose file is missing or has the wrong length.
+func TestRecovery(t *testing.T) {
+	dir := t.TempDir()
+	m := startMiner(t, dir, nil)
+	cli := newClient(t)
+	ctx := context.Background()
+	kept, truncated, missing := makeShard(t, 200<<10, testPieceSize), makeShard(t, 200<<10, testPieceSize), makeShard(t, 200<<10, testPieceSize)
+	for _, sh := range []*shard.Shard{kept, truncated, missing} {
+		if _, err := put(ctx, cli, m.Addr(), sh, nil, defaultPut(testPieceSize)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := m.store
+	m.stop()
+
+	leftover := filepath.Join(dir, "tmp", "upload-123")
+	orphan := st.shardPath(makeShard(t, 1000, 1000).Root)
+	stray := filepath.Join(dir, "shards", "ab", "not-a-shard")
+	for _, p := range []string{leftover, orphan, stray} {
+		if err := os.WriteFile(p, []byte("partial"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Truncate(st.shardPath(truncated.Root), 1000); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(st.shardPath(missing.Root)); err != nil {
+		t.Fatal(err)
+	}
+
+	for range 2 { // the second start finds a clean store
+		m = startMiner(t, dir, nil)
+		cli := newClient(t)
+		for _, p := range []string{leftover, orphan, stray, st.shardPath(truncated.Root)} {
+			if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("%s survived startup: %v", p, err)
+			}
+		}
+		checkServes(t, cli, m, kept)
+		for _, sh := range []*shard.Shard{truncated, missing} {
+			if err := getPiece(ctx, cli, m.Addr(), sh, 0); !errors.Is(err, wire.ErrNotFound) {
+				t.Fatalf("dropped shard: err = %v, want not found", err)
+			}
+		}
+		if used, _, _ := m.store.usage(); used != int64(len(kept.Data)) {
+			t.Fatalf("used %d, want %d", used, len(kept.Data))
+		}
+		m.stop()
+	}
+}
+
+func TestGetPieceErrors(t *testing.T) {
+	m := startMiner(t, "", nil)
+	cli := newClient(t)
+	ctx := context.Background()
+	sh := makeShard(t, 100<<10, testPieceSize)
+	err := getPiece(ctx, cli, m.Addr(), sh, 0)
+	if !errors.Is(err, wire.ErrNotFound) || !strings.Contains(err.Error(), "does not hold") {
+		t.Fatalf("unknown shard: err = %v", err)
+	}
+	if _, err := put(ctx, cli, m.Addr(), sh, nil, defaultPut(testPieceSize)); err != nil {
+		t.Fatal(err)
+	}
+	if err := getPiece(ctx, cli, m.Addr(), sh, len(sh.Pieces)); !errors.Is(err, wire.ErrBadRequest) {
+		t.Fatalf("piece past the end: err = %v", err)
+	}
+	var pc wire.Piece
+	err = cli.Call(ctx, m.Addr(), &wire.GetPiece{Shard: shard.PieceCID(sh.Pieces[0]), Index: 0}, &pc)
+	if !errors.Is(err, wire.ErrBadRequest) {
+		t.Fatalf("piece CID: err = %v", err)
+	}
+}
+
+// Invalid headers are refused with CodeBadRequest naming the problem, and the
+// miner keeps serving.
+func TestBadHeaders(t *testing.T) {
+	m, other := startMiner(t, "", nil), startMiner(t, "", nil)
+	cli := newClient(t)
+	ctx := context.Background()
+	sh := makeShard(t, 300<<10, testPieceSize)
+	good := func() *wire.StoreShard { return header(sh, testPieceSize, cli.ID(), nil) }
+	zeroPeer := identity.PeerID{}
+	cases := []struct {
+		name string
+		edit func(h *wire.StoreShard)
+		want string
+	}{
+		{"wrong merkle root", func(h *wire.StoreShard) { h.Pieces[1][0] ^= 1 }, "Merkle root"},
+		{"too few digests", func(h *wire.StoreShard) { h.Pieces = h.Pieces[1:] }, "piece digests"},
+		{"wrong size", func(h *wire.StoreShard) { h.Size += testPieceSize }, "piece digests"},
+		{"zero size", func(h *wire.StoreShard) { h.Size = 0 }, "size 0"},
+		{"huge shard", func(h *wire.StoreShard) { h.Size = MaxShardSize + 1 }, "size"},
+		{"huge pieces", func(h *wire.StoreShard) { h.PieceSize = shard.MaxPieceSize + 1 }, "piece size"},
+		{"not a shard cid", func(h *wire.StoreShard) { h.Shard = shard.PieceCID(sh.Root) }, "not a shard CID"},
+		{"no owner", func(h *wire.StoreShard) { h.Owner = zeroPeer }, "owner"},
+		{"chain holds itself", func(h *wire.StoreShard) { h.Chain = []wire.NodeAddr{other.Addr(), m.Addr()} }, "is this miner"},
+		{"chain twice", func(h *wire.StoreShard) { h.Chain = []wire.NodeAddr{other.Addr(), other.Addr()} }, "twice"},
+		{"chain too long", func(h *wire.StoreShard) {
+			for range MaxChain + 1 {
+				k, _ := identity.Generate()
+				h.Chain = append(h.Chain, wire.NodeAddr{Peer: k.ID(), Addr: "127.0.0.1:1"})
+			}
+		}, "chain of"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := good()
+			c.edit(h)
+			o := defaultPut(testPieceSize)
+			o.hdr = h
+			_, err := put(ctx, cli, m.Addr(), sh, nil, o)
+			if !errors.Is(err, wire.ErrBadRequest) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want bad request about %q", err, c.want)
+			}
+		})
+	}
+	nothingKept(t, sh, m, other)
+	res, err := put(ctx, cli, m.Addr(), sh, nil, defaultPut(testPieceSize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkReceipts(t, res, sh, cli.ID(), m)
+}
+
+// rawMsg sends any bytes as a frame of any type.
+type rawMsg struct {
+	t    wire.Type
+	body []byte
+}
+
+func (m *rawMsg) Type() wire.Type          { return m.t }
+func (m *rawMsg) Append(b []byte) []byte   { return append(b, m.body...) }
+func (m *rawMsg) Decode(body []byte) error { return nil }
+
+// Malformed, truncated and oversized messages fail their request; the miner
+// serves others meanwhile and afterwards.
+func TestMalformedMessages(t *testing.T) {
+	m := startMiner(t, "", nil)
+	cli := newClient(t)
+	ctx := context.Background()
+	sh := makeShard(t, 300<<10, testPieceSize)
+	hdr := header(sh, testPieceSize, cli.ID(), nil)
+
+	// A valid upload runs alongside the bad requests: it sends half its
+	// pieces, waits for them to fail, then finishes.
+	s, err := cli.Open(ctx, m.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Send(hdr); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if err := s.Send(&wire.PieceData{Index: uint32(i), Data: sh.Piece(i, testPieceSize)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	send := func(frames ...wire.Message) error {
+		s, err := cli.Open(ctx, m.Addr())
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		for _, f := range frames {
+			if s.Send(f) != nil {
+				break
+			}
+		}
+		s.CloseWrite()
+		var res wire.StoreResult
+		return s.Expect(&res)
+	}
+	enc := hdr.Append(nil)
+	piece := func(i int) wire.Message { return &wire.PieceData{Index: uint32(i), Data: sh.Piece(i, testPieceSize)} }
+	other := makeShard(t, 300<<10, testPieceSize)
+	otherHdr := header(other, testPieceSize, cli.ID(), nil)
+	cases := []struct {
+		name   string
+		frames []wire.Message
+		want   error
+	}{
+		{"garbage header", []wire.Message{&rawMsg{wire.TypeStoreShard, []byte("garbage")}}, wire.ErrBadRequest},
+		{"truncated header", []wire.Message{&rawMsg{wire.TypeStoreShard, enc[:len(enc)-5]}}, wire.ErrBadRequest},
+		{"trailing bytes", []wire.Message{&rawMsg{wire.TypeStoreShard, append(enc, 0)}}, wire.ErrBadRequest},
+		{"oversized frame", []wire.Message{&rawMsg{wire.TypeStoreShard, make([]byte, wire.MaxFrame+1)}}, wire.ErrTooLarge},
+		{"unknown type", []wire.Message{&rawMsg{999, nil}}, wire.ErrBadRequest},
+		{"garbage piece", []wire.Message{otherHdr, &rawMsg{wire.TypePieceData, []byte{1, 2}}}, wire.ErrBadRequest},
+		{"wrong frame type", []wire.Message{otherHdr, &wire.Ping{}}, wire.ErrBadRequest},
+		{"out of order", []wire.Message{otherHdr, piece(1)}, wire.ErrBadRequest},
+		{"short piece", []wire.Message{otherHdr, &wire.PieceData{Index: 0, Data: other.Data[:10]}}, wire.ErrBadRequest},
+		{"truncated upload", []wire.Message{otherHdr, &wire.PieceData{Index: 0, Data: other.Piece(0, testPieceSize)}}, wire.ErrBadRequest},
+		{"extra frame", append(append([]wire.Message{otherHdr}, func() []wire.Message {
+			var ps []wire.Message
+			for i := range other.Pieces {
+				ps = append(ps, &wire.PieceData{Index: uint32(i), Data: other.Piece(i, testPieceSize)})
+			}
+			return ps
+		}()...), &wire.Ping{}), wire.ErrBadRequest},
+	}
+	for _, c := range cases {
+		start := time.Now()
+		err := send(c.frames...)
+		t.Logf("%s: %v in %v", c.name, err, time.Since(start))
+		if !errors.Is(err, c.want) {
+			t.Errorf("%s: err = %v, want %v", c.name, err, c.want)
+		}
+		var pong wire.Pong
+		if err := cli.Call(ctx, m.Addr(), &wire.Ping{Nonce: 1}, &pong); err != nil || pong.Role != wire.RoleMiner {
+			t.Fatalf("after %s: ping: %v %+v", c.name, err, pong)
+		}
+	}
+	eventually(t, func() error {
+		// The valid upload still has its temp file; the bad ones left nothing.
+		if tmp, shards, rec := leftovers(m, other); len(tmp) > 1 || len(shards) > 0 || rec {
+			return fmt.Errorf("kept temp files %v, shard files %v, record %v", tmp, shards, rec)
+		}
+		return nil
+	})
+
+	for i := 2; i < len(sh.Pieces); i++ {
+		if err := s.Send(piece(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.CloseWrite()
+	var res wire.StoreResult
+	if err := s.Expect(&res); err != nil {
+		t.Fatal(err)
+	}
+	checkReceipts(t, &res, sh, cli.ID(), m)
+	checkServes(t, cli, m, sh)
+}
+
+// Two owners uploading the same new shard at once both get receipts; the
+// shard is stored once.
+func TestConcurrentSameShard(t *testing.T) {
+	m := startMiner(t, "", nil)
+	sh := makeShard(t, testShardSize, testPieceSize)
+	clis := []*transport.Node{newClient(t), newClient(t), newClient(t)}
+	var wg sync.WaitGroup
+	errs := make([]error, len(clis))
+	for i, cli := range clis {
+		wg.Go(func() {
+			res, err := put(context.Background(), cli, m.Addr(), sh, nil, defaultPut(testPieceSize))
+			if err == nil && (len(res.Receipts) != 1 || res.Receipts[0].Owner != cli.ID()) {
+				err = errors.New("wrong receipt")
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := m.store.get(sh.Root)
+	if len(rec.owners) != len(clis) {
+		t.Fatalf("owners %v", rec.owners)
+	}
+	tmp, shards, _ := leftovers(m, sh)
+	if len(tmp) != 0 || len(shards) != 1 {
+		t.Fatalf("temp %v, shard files %v", tmp, shards)
+	}
+	if used, free, capacity := m.store.usage(); used != int64(len(sh.Data)) || free != capacity-used {
+		t.Fatalf("used %d free %d capacity %d", used, free, capacity)
+	}
+}
+
+// Pieces travel down the chain as they arrive: the last miner has the first
+// pieces on disk while the client still holds the rest.
+func TestForwardsWhileReceiving(t *testing.T) {
+	m1, m2, m3 := startMiner(t, "", nil), startMiner(t, "", nil), startMiner(t, "", nil)
+	cli := newClient(t)
+	sh := makeShard(t, testShardSize, testPieceSize)
+	s, err := cli.Open(context.Background(), m1.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Send(header(sh, testPieceSize, cli.ID(), addrs(m2, m3))); err != nil {
+		t.Fatal(err)
+	}
+	send := func(from, to int) {
+		for i := from; i < to; i++ {
+			if err := s.Send(&wire.PieceData{Index: uint32(i), Data: sh.Piece(i, testPieceSize)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	send(0, 2)
+	eventually(t, func() error {
+		es, _ := os.ReadDir(filepath.Join(m3.dir, "tmp"))
+		for _, e := range es {
+			if fi, err := e.Info(); err == nil && fi.Size() == 2*testPieceSize {
+				return nil
+			}
+		}
+		return errors.New("the last miner has not written the first two pieces")
+	})
+	send(2, len(sh.Pieces))
+	s.CloseWrite()
+	var res wire.StoreResult
+	if err := s.Expect(&res); err != nil {
+		t.Fatal(err)
+	}
+	checkReceipts(t, &res, sh, cli.ID(), m1, m2, m3)
+}

@@ -1,0 +1,494 @@
+package miner
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/cockroachdb/pebble"
+	"github.com/ipfs/go-cid"
+	"github.com/ppstore/ppstore/identity"
+	"github.com/ppstore/ppstore/shard"
+	"github.com/ppstore/ppstore/wire"
+)
+
+// file is what the store needs of a temp file; tests replace the files the
+// store creates to inject faults such as a full disk.
+type file interface {
+	Write(p []byte) (int, error)
+	Sync() error
+	Close() error
+	Name() string
+}
+
+func createTemp(dir string) (file, error) { return os.CreateTemp(dir, "upload-*") }
+
+// diskFree returns the bytes an unprivileged user may still write on the
+// file system holding dir.
+func diskFree(dir string) (int64, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return 0, fmt.Errorf("statfs %s: %w", dir, err)
+	}
+	return int64(st.Bavail) * int64(st.Bsize), nil
+}
+
+// store keeps shard bytes as files and their records in pebble (layout in
+// the package doc). Every record is also held in memory.
+type store struct {
+	dir      string
+	name     string // "miner <short id>", for messages
+	capacity int64
+	log      *slog.Logger
+	db       *pebble.DB
+
+	// Hooks replaced by tests, guarded by mu.
+	createTemp func(dir string) (file, error)
+	diskFree   func(dir string) (int64, error)
+
+	locks keyLocks // one commit per shard at a time
+
+	mu       sync.Mutex
+	shards   map[shard.Digest]*record
+	used     int64 // bytes of stored shards
+	reserved int64 // bytes promised to uploads in progress
+}
+
+func (s *store) shardsDir() string { return filepath.Join(s.dir, "shards") }
+func (s *store) tmpDir() string    { return filepath.Join(s.dir, "tmp") }
+
+func (s *store) shardPath(root shard.Digest) string {
+	h := hex.EncodeToString(root[:])
+	return filepath.Join(s.shardsDir(), h[:2], h+".shard")
+}
+
+// openStore opens (creating if needed) the store under dir and recovers from
+// an unclean stop: see recover.
+func openStore(dir, name string, capacity int64, log *slog.Logger) (*store, error) {
+	s := &store{
+		dir: dir, name: name, capacity: capacity, log: log,
+		createTemp: createTemp, diskFree: diskFree,
+		shards: map[shard.Digest]*record{},
+	}
+	for i := 0; i < 256; i++ {
+		if err := os.MkdirAll(filepath.Join(s.shardsDir(), fmt.Sprintf("%02x", i)), 0o755); err != nil {
+			return nil, fmt.Errorf("miner store: %w", err)
+		}
+	}
+	if err := os.MkdirAll(s.tmpDir(), 0o755); err != nil {
+		return nil, fmt.Errorf("miner store: %w", err)
+	}
+	if err := syncDir(s.dir); err != nil {
+		return nil, fmt.Errorf("miner store: %w", err)
+	}
+	if err := syncDir(s.shardsDir()); err != nil {
+		return nil, fmt.Errorf("miner store: %w", err)
+	}
+	db, err := pebble.Open(filepath.Join(dir, "db"), &pebble.Options{Logger: pebbleLogger{log}})
+	if err != nil {
+		return nil, fmt.Errorf("miner store: open pebble in %s: %w", filepath.Join(dir, "db"), err)
+	}
+	s.db = db
+	if err := s.recover(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// recover loads every record and makes files and records agree: it removes
+// unfinished uploads in tmp/, shard files without a record, and records whose
+// file is missing or has the wrong length.
+func (s *store) recover() error {
+	tmps, err := os.ReadDir(s.tmpDir())
+	if err != nil {
+		return fmt.Errorf("miner store: %w", err)
+	}
+	for _, e := range tmps {
+		p := filepath.Join(s.tmpDir(), e.Name())
+		s.log.Warn("removing unfinished upload", "file", p)
+		if err := os.RemoveAll(p); err != nil {
+			return fmt.Errorf("miner store: remove %s: %w", p, err)
+		}
+	}
+
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: keyPrefix, UpperBound: keyEnd})
+	if err != nil {
+		return fmt.Errorf("miner store: %w", err)
+	}
+	keys := map[shard.Digest][]byte{}
+	for it.First(); it.Valid(); it.Next() {
+		k := it.Key()
+		c, err := cid.Cast(k[len(keyPrefix):])
+		var root shard.Digest
+		if err == nil {
+			root, err = shard.DigestOf(c, shard.ShardCodec)
+		}
+		if err != nil {
+			it.Close()
+			return fmt.Errorf("%w: key %x: %v", errBadRecord, k, err)
+		}
+		rec, err := decodeRecord(it.Value())
+		if err != nil {
+			it.Close()
+			return fmt.Errorf("miner store: shard %v: %w", c, err)
+		}
+		s.shards[root] = rec
+		keys[root] = append([]byte(nil), k...)
+	}
+	if err := it.Close(); err != nil {
+		return fmt.Errorf("miner store: reading records: %w", err)
+	}
+
+	// Files without a record: a crash after the rename, before the record.
+	subs, err := os.ReadDir(s.shardsDir())
+	if err != nil {
+		return fmt.Errorf("miner store: %w", err)
+	}
+	for _, sub := range subs {
+		if !sub.IsDir() || len(sub.Name()) != 2 {
+			s.log.Warn("unexpected entry in the shard folder, leaving it", "path", filepath.Join(s.shardsDir(), sub.Name()))
+			continue
+		}
+		dir := filepath.Join(s.shardsDir(), sub.Name())
+		files, err := os.ReadDir(dir)
+		if err != nil {
+			return fmt.Errorf("miner store: %w", err)
+		}
+		removed := false
+		for _, f := range files {
+			p := filepath.Join(dir, f.Name())
+			root, ok := parseShardName(f.Name())
+			if ok && s.shardPath(root) == p && s.shards[root] != nil {
+				continue
+			}
+			s.log.Warn("removing shard file without a record", "file", p)
+			if err := os.RemoveAll(p); err != nil {
+				return fmt.Errorf("miner store: remove %s: %w", p, err)
+			}
+			removed = true
+		}
+		if removed {
+			if err := syncDir(dir); err != nil {
+				return fmt.Errorf("miner store: %w", err)
+			}
+		}
+	}
+
+	// Records without their file, or with a file of the wrong length.
+	for root, rec := range s.shards {
+		p := s.shardPath(root)
+		st, err := os.Stat(p)
+		switch {
+		case err == nil && st.Size() == rec.size:
+			s.used += rec.size
+			continue
+		case err == nil:
+			s.log.Error("dropping shard whose file has the wrong length", "file", p, "size", st.Size(), "want", rec.size)
+			if err := os.Remove(p); err != nil {
+				return fmt.Errorf("miner store: remove %s: %w", p, err)
+			}
+		case errors.Is(err, os.ErrNotExist):
+			s.log.Error("dropping shard whose file is missing", "file", p)
+		default:
+			return fmt.Errorf("miner store: %w", err)
+		}
+		if err := s.db.Delete(keys[root], pebble.Sync); err != nil {
+			return fmt.Errorf("miner store: drop record of %s: %w", p, err)
+		}
+		delete(s.shards, root)
+	}
+	return nil
+}
+
+func parseShardName(name string) (shard.Digest, bool) {
+	var d shard.Digest
+	h, ok := strings.CutSuffix(name, ".shard")
+	if !ok || len(h) != 64 || strings.ToLower(h) != h {
+		return d, false
+	}
+	if _, err := hex.Decode(d[:], []byte(h)); err != nil {
+		return d, false
+	}
+	return d, true
+}
+
+// Close closes the metadata database.
+func (s *store) Close() error { return s.db.Close() }
+
+// get returns the record of a stored shard, or nil.
+func (s *store) get(root shard.Digest) *record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.shards[root]
+}
+
+// usage returns the bytes of stored shards, the bytes free for new ones and
+// the capacity.
+func (s *store) usage() (used, free, capacity int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.used, s.freeLocked(), s.capacity
+}
+
+func (s *store) freeLocked() int64 {
+	free := s.capacity - s.used - s.reserved
+	if fs, err := s.diskFree(s.dir); err != nil {
+		s.log.Warn("cannot read free disk space", "err", err)
+	} else {
+		free = min(free, fs)
+	}
+	return max(free, 0)
+}
+
+// pending is an upload being written to a temp file. Exactly one of commit
+// and abort ends it; abort after commit does nothing.
+type pending struct {
+	s       *store
+	c       cid.Cid
+	root    shard.Digest
+	size    int64
+	f       file
+	written int64
+	done    bool
+}
+
+// begin reserves room for a shard of size bytes and opens its temp file.
+func (s *store) begin(c cid.Cid, root shard.Digest, size int64) (*pending, error) {
+	s.mu.Lock()
+	if free := s.freeLocked(); size > free {
+		s.mu.Unlock()
+		return nil, wire.Errorf(wire.CodeNoSpace, "%s: no room for %d bytes (free %d); add capacity or remove data", s.name, size, free)
+	}
+	s.reserved += size
+	create := s.createTemp
+	s.mu.Unlock()
+	f, err := create(s.tmpDir())
+	if err != nil {
+		s.release(size)
+		return nil, s.ioError("create a temp file for", c, err)
+	}
+	return &pending{s: s, c: c, root: root, size: size, f: f}, nil
+}
+
+func (s *store) release(size int64) {
+	s.mu.Lock()
+	s.reserved -= size
+	s.mu.Unlock()
+}
+
+// ioError classifies a file system error: a full disk or quota is
+// CodeNoSpace, anything else CodeInternal.
+func (s *store) ioError(what string, c cid.Cid, err error) error {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return wire.Errorf(wire.CodeNoSpace, "%s: disk full: cannot %s shard %v: %v; free disk space or lower capacity", s.name, what, c, err)
+	}
+	return wire.Errorf(wire.CodeInternal, "%s: cannot %s shard %v: %v", s.name, what, c, err)
+}
+
+// write appends b to the temp file.
+func (p *pending) write(b []byte) error {
+	if p.written+int64(len(b)) > p.size {
+		return wire.Errorf(wire.CodeInternal, "%s: shard %v: write past its %d bytes", p.s.name, p.c, p.size)
+	}
+	n, err := p.f.Write(b)
+	p.written += int64(n)
+	if err == nil && n != len(b) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		return p.s.ioError("write", p.c, err)
+	}
+	return nil
+}
+
+// abort removes the temp file and releases the reservation.
+func (p *pending) abort() {
+	if p.done {
+		return
+	}
+	p.done = true
+	p.f.Close()
+	if err := os.Remove(p.f.Name()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		p.s.log.Error("cannot remove temp file", "file", p.f.Name(), "err", err)
+	}
+	p.s.release(p.size)
+}
+
+// commit makes the shard durable and visible: fsync the temp file, rename it
+// into place, fsync the folder, write the record with Sync. If the shard was
+// stored meanwhile by another upload, the temp file is dropped and owner is
+// added to the existing record. On error nothing of the upload remains.
+func (p *pending) commit(pieceSize int64, pieces []shard.Digest, owner identity.PeerID) (*record, error) {
+	s := p.s
+	if p.done {
+		return nil, wire.Errorf(wire.CodeInternal, "%s: shard %v: upload already ended", s.name, p.c)
+	}
+	if p.written != p.size {
+		p.abort()
+		return nil, wire.Errorf(wire.CodeInternal, "%s: shard %v: %d of %d bytes written", s.name, p.c, p.written, p.size)
+	}
+	err := p.f.Sync()
+	if cerr := p.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		p.abort()
+		return nil, s.ioError("sync", p.c, err)
+	}
+
+	unlock := s.locks.lock(p.root)
+	defer unlock()
+	if s.get(p.root) != nil {
+		p.abort()
+		return s.addOwnerLocked(p.c, p.root, owner)
+	}
+	final := s.shardPath(p.root)
+	if err := os.Rename(p.f.Name(), final); err != nil {
+		p.abort()
+		return nil, s.ioError("move into place", p.c, err)
+	}
+	p.done = true // the temp file is gone; failures below remove the final file
+	undo := func() {
+		os.Remove(final)
+		syncDir(filepath.Dir(final))
+		s.release(p.size)
+	}
+	if err := syncDir(filepath.Dir(final)); err != nil {
+		undo()
+		return nil, s.ioError("sync the folder of", p.c, err)
+	}
+	rec := &record{
+		version:   recordPlain,
+		size:      p.size,
+		pieceSize: pieceSize,
+		stored:    uint64(time.Now().Unix()),
+		pieces:    pieces,
+		owners:    []identity.PeerID{owner},
+	}
+	if err := s.db.Set(recordKey(p.c), rec.encode(), pebble.Sync); err != nil {
+		undo()
+		return nil, s.ioError("record", p.c, err)
+	}
+	s.mu.Lock()
+	s.shards[p.root] = rec
+	s.used += p.size
+	s.reserved -= p.size
+	s.mu.Unlock()
+	return rec, nil
+}
+
+// addOwner adds owner to a stored shard's record.
+func (s *store) addOwner(c cid.Cid, root shard.Digest, owner identity.PeerID) (*record, error) {
+	unlock := s.locks.lock(root)
+	defer unlock()
+	return s.addOwnerLocked(c, root, owner)
+}
+
+func (s *store) addOwnerLocked(c cid.Cid, root shard.Digest, owner identity.PeerID) (*record, error) {
+	rec := s.get(root)
+	if rec == nil {
+		return nil, wire.Errorf(wire.CodeNotFound, "%s does not hold %v", s.name, c)
+	}
+	if rec.hasOwner(owner) {
+		return rec, nil
+	}
+	rec = rec.withOwner(owner)
+	if err := s.db.Set(recordKey(c), rec.encode(), pebble.Sync); err != nil {
+		return nil, s.ioError("record an owner of", c, err)
+	}
+	s.mu.Lock()
+	s.shards[root] = rec
+	s.mu.Unlock()
+	return rec, nil
+}
+
+// readPiece reads piece i of a stored shard into buf, which must have the
+// piece's length. It does not check the bytes against their digest.
+func (s *store) readPiece(c cid.Cid, root shard.Digest, rec *record, i int, buf []byte) error {
+	f, err := os.Open(s.shardPath(root))
+	if err != nil {
+		return wire.Errorf(wire.CodeInternal, "%s: shard %v: %v", s.name, c, err)
+	}
+	defer f.Close()
+	if _, err := f.ReadAt(buf, int64(i)*rec.pieceSize); err != nil {
+		return wire.Errorf(wire.CodeInternal, "%s: read piece %d of %v: %v", s.name, i, c, err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// keyLocks is a set of mutexes, one per shard in use.
+type keyLocks struct {
+	mu sync.Mutex
+	m  map[shard.Digest]*keyLock
+}
+
+type keyLock struct {
+	sync.Mutex
+	refs int
+}
+
+func (k *keyLocks) lock(key shard.Digest) (unlock func()) {
+	k.mu.Lock()
+	if k.m == nil {
+		k.m = map[shard.Digest]*keyLock{}
+	}
+	l := k.m[key]
+	if l == nil {
+		l = &keyLock{}
+		k.m[key] = l
+	}
+	l.refs++
+	k.mu.Unlock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		k.mu.Lock()
+		if l.refs--; l.refs == 0 {
+			delete(k.m, key)
+		}
+		k.mu.Unlock()
+	}
+}
+
+// pebbleLogger sends pebble's messages to slog; routine ones at debug level.
+type pebbleLogger struct{ log *slog.Logger }
+
+func (l pebbleLogger) Infof(format string, args ...any) {
+	l.log.Debug("pebble: " + fmt.Sprintf(format, args...))
+}
+func (l pebbleLogger) Errorf(format string, args ...any) {
+	l.log.Error("pebble: " + fmt.Sprintf(format, args...))
+}
+func (l pebbleLogger) Fatalf(format string, args ...any) {
+	msg := "pebble: " + fmt.Sprintf(format, args...)
+	l.log.Error(msg)
+	panic(msg)
+}
+
+// count returns the number of stored shards.
+func (s *store) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.shards)
+}
