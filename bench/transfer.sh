@@ -3,11 +3,17 @@
 #   put SIZE with 3 replicas vs 1 replica to 6 local miners: client stream bytes,
 #   client wire bytes (iptables owner match on a dedicated uid), wall time;
 #   get throughput vs one raw quic-go stream (bench/quicraw), same run, same machine.
-# Usage: bash bench/transfer.sh            (SIZE=1GiB MINERS=6 by default; needs root for the wire counter)
+# Usage: bash bench/transfer.sh     (SIZE_MIB=1024 MINERS=6 by default; needs root for the wire counter)
+#   UPLINK=400mbit bash bench/transfer.sh
+#        runs the client in its own network namespace behind a veth whose egress
+#        (the user's uplink) is shaped to that rate with tc tbf; the daemons listen
+#        on the root side of the veth (10.77.0.1).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
 SIZE_MIB=${SIZE_MIB:-1024}
 MINERS=${MINERS:-6}
+UPLINK=${UPLINK:-}
 bin="$here/bin"
 go build -o "$bin/" ./cmd/... ./bench/quicraw
 work=$(mktemp -d /tmp/ppbench.XXXXXX)
@@ -16,44 +22,61 @@ region="$work/region"
 out="$here/bench/out"; mkdir -p "$out"
 report="$out/transfer-$(date -u +%Y%m%dT%H%M%SZ).txt"
 
+in_ns=()
 cleanup() {
   "$bin/ppstore" devnet stop --dir "$region" >/dev/null 2>&1 || true
   [ -n "${qpid:-}" ] && kill "$qpid" 2>/dev/null || true
   if [ "${wire:-0}" = 1 ]; then
-    iptables -D OUTPUT -m owner --uid-owner ppbench -j PPBENCH 2>/dev/null || true
-    iptables -F PPBENCH 2>/dev/null || true; iptables -X PPBENCH 2>/dev/null || true
+    "${in_ns[@]}" iptables -D OUTPUT -m owner --uid-owner ppbench -j PPBENCH 2>/dev/null || true
+    "${in_ns[@]}" iptables -F PPBENCH 2>/dev/null || true; "${in_ns[@]}" iptables -X PPBENCH 2>/dev/null || true
   fi
+  if [ -n "$UPLINK" ]; then ip link del ppb0 2>/dev/null || true; ip netns del ppbench 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-"$bin/ppstore" devnet start --dir "$region" --miners "$MINERS" --capacity 16GiB --metrics=false >/dev/null 2>&1
+host=127.0.0.1
+if [ -n "$UPLINK" ]; then
+  ip netns del ppbench 2>/dev/null || true; ip link del ppb0 2>/dev/null || true
+  ip netns add ppbench
+  ip link add ppb0 type veth peer name ppb1
+  ip link set ppb1 netns ppbench
+  ip addr add 10.77.0.1/24 dev ppb0 && ip link set ppb0 up
+  ip netns exec ppbench ip addr add 10.77.0.2/24 dev ppb1
+  ip netns exec ppbench ip link set ppb1 up
+  ip netns exec ppbench ip link set lo up
+  ip netns exec ppbench tc qdisc add dev ppb1 root tbf rate "$UPLINK" burst 1mb latency 100ms
+  in_ns=(ip netns exec ppbench)
+  host=10.77.0.1
+fi
+
+"$bin/ppstore" devnet start --dir "$region" --miners "$MINERS" --capacity 16GiB --metrics=false --host "$host" >/dev/null 2>&1
 head -c $((SIZE_MIB << 20)) /dev/urandom > "$work/file.bin"
 chmod 644 "$work/file.bin"
 
 # The client runs as its own uid so that iptables can count exactly its packets.
 wire=0
-run_client() { "$bin/ppstore" "$@"; }
+run_client() { "${in_ns[@]}" "$bin/ppstore" "$@"; }
 if [ "$(id -u)" = 0 ] && command -v iptables >/dev/null 2>&1; then
   id ppbench >/dev/null 2>&1 || useradd --system --no-create-home ppbench
-  iptables -N PPBENCH 2>/dev/null || iptables -F PPBENCH
-  iptables -A PPBENCH -j RETURN
-  iptables -I OUTPUT -m owner --uid-owner ppbench -j PPBENCH
+  "${in_ns[@]}" iptables -N PPBENCH 2>/dev/null || "${in_ns[@]}" iptables -F PPBENCH
+  "${in_ns[@]}" iptables -A PPBENCH -j RETURN
+  "${in_ns[@]}" iptables -I OUTPUT -m owner --uid-owner ppbench -j PPBENCH
   mkdir -p "$work/client"; chown ppbench "$work/client"
   sed "s#^data_dir = .*#data_dir = \"$work/client\"#" "$region/client.toml" > "$work/client.toml"
   chmod 644 "$work/client.toml"
-  run_client() { setpriv --reuid=ppbench --regid=nogroup --clear-groups "$bin/ppstore" "$@"; }
+  run_client() { "${in_ns[@]}" setpriv --reuid=ppbench --regid=nogroup --clear-groups "$bin/ppstore" "$@"; }
   wire=1
 else
   cp "$region/client.toml" "$work/client.toml"
   echo "note: not root or no iptables: wire bytes not measured" >&2
 fi
-wire_bytes() { iptables -L PPBENCH -v -n -x | awk '/RETURN/ {print $2}'; }
+wire_bytes() { "${in_ns[@]}" iptables -L PPBENCH -v -n -x | awk '/RETURN/ {print $2}'; }
 
 size=$((SIZE_MIB << 20))
 declare -A T S W
 for r in 1 3; do
-  [ "$wire" = 1 ] && iptables -Z PPBENCH
+  [ "$wire" = 1 ] && "${in_ns[@]}" iptables -Z PPBENCH
   line=$(run_client put --config "$work/client.toml" --replicas $r -q --stats "$work/file.bin" 2>&1 >"$work/cid.$r" | grep '^stats:')
   T[$r]=$(sed 's/.*elapsed_s=\([0-9.]*\).*/\1/' <<<"$line")
   S[$r]=$(sed 's/.*stream_bytes_sent=\([0-9]*\).*/\1/' <<<"$line")
@@ -65,13 +88,13 @@ cid=$(tail -n 1 "$work/cid.3")
 gline=$(run_client get --config "$work/client.toml" -q --stats "$cid" -o /dev/null 2>&1 | grep 'op=get')
 gt=$(sed 's/.*elapsed_s=\([0-9.]*\).*/\1/' <<<"$gline")
 qport=$((20000 + RANDOM % 20000))
-"$bin/quicraw" serve -addr 127.0.0.1:$qport & qpid=$!
+"$bin/quicraw" serve -addr $host:$qport & qpid=$!
 sleep 0.3
-qline=$("$bin/quicraw" fetch -addr 127.0.0.1:$qport -size "${SIZE_MIB}MiB")
+qline=$("${in_ns[@]}" "$bin/quicraw" fetch -addr $host:$qport -size "${SIZE_MIB}MiB")
 qt=$(awk '{print $4}' <<<"$qline")
 
 {
-echo "transfer benchmark $(date -u +%FT%TZ) on $(nproc) cores; file ${SIZE_MIB} MiB; ${MINERS} miners"
+echo "transfer benchmark $(date -u +%FT%TZ) on $(nproc) cores; file ${SIZE_MIB} MiB; ${MINERS} miners; client uplink ${UPLINK:-unshaped loopback}"
 awk -v s="$size" -v t1="${T[1]}" -v t3="${T[3]}" -v s1="${S[1]}" -v s3="${S[3]}" -v w1="${W[1]}" -v w3="${W[3]}" -v wire="$wire" -v gt="$gt" -v qt="$qt" 'BEGIN {
   printf "put R=1: %.2f s  stream bytes %.4f x size  wire bytes %s\n", t1, s1/s, (wire ? sprintf("%.4f x size", w1/s) : "n/a")
   printf "put R=3: %.2f s  stream bytes %.4f x size  wire bytes %s\n", t3, s3/s, (wire ? sprintf("%.4f x size", w3/s) : "n/a")

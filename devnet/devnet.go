@@ -51,6 +51,7 @@ type Options struct {
 	Capacity config.ByteSize // per miner; default 8GiB
 	BinDir   string          // where the daemons are; default: beside this executable, then PATH
 	Metrics  bool            // give every daemon a metrics address
+	Host     string          // address the daemons listen on; default 127.0.0.1
 	Log      func(format string, args ...any)
 }
 
@@ -94,6 +95,9 @@ func (o *Options) defaults() {
 	}
 	if o.Log == nil {
 		o.Log = func(string, ...any) {}
+	}
+	if o.Host == "" {
+		o.Host = "127.0.0.1"
 	}
 }
 
@@ -161,8 +165,8 @@ func Load(dir string) (*State, error) {
 	return &st, nil
 }
 
-func freeUDPPort() (int, error) {
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+func freeUDPPort(host string) (int, error) {
+	c, err := net.ListenPacket("udp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return 0, err
 	}
@@ -185,7 +189,7 @@ func create(o Options) (*State, error) {
 	}
 	st := &State{Region: o.Region}
 	addProc := func(role, name string) (*Proc, string, error) {
-		port, err := freeUDPPort()
+		port, err := freeUDPPort(o.Host)
 		if err != nil {
 			return nil, "", err
 		}
@@ -193,7 +197,7 @@ func create(o Options) (*State, error) {
 		if err := os.MkdirAll(pdir, 0o700); err != nil {
 			return nil, "", err
 		}
-		p := Proc{Role: role, Name: name, Bin: role, Config: filepath.Join(pdir, name+".toml"), Listen: "127.0.0.1:" + strconv.Itoa(port)}
+		p := Proc{Role: role, Name: name, Bin: role, Config: filepath.Join(pdir, name+".toml"), Listen: net.JoinHostPort(o.Host, strconv.Itoa(port))}
 		if role == "miner" {
 			p.Args = []string{"serve"}
 		}

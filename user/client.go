@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -98,7 +99,10 @@ type Client struct {
 	log  *slog.Logger
 	node *transport.Node
 	disc *discover.Client
-	idx  wire.NodeAddr
+
+	mu      sync.Mutex
+	idx     wire.NodeAddr // cached; found through the bootstrap unless configured
+	idxConf bool          // idx came from the config
 }
 
 // New loads the client identity and opens its QUIC socket.
@@ -135,6 +139,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Client, error) {
 			node.Close()
 			return nil, err
 		}
+		c.idxConf = true
 	}
 	return c, nil
 }
@@ -149,15 +154,30 @@ func (c *Client) Stats() transport.Stats { return c.node.Stats() }
 func (c *Client) Close() error { return c.node.Close() }
 
 func (c *Client) indexer(ctx context.Context) (wire.NodeAddr, error) {
-	if !c.idx.Peer.IsZero() {
-		return c.idx, nil
+	c.mu.Lock()
+	idx := c.idx
+	c.mu.Unlock()
+	if !idx.Peer.IsZero() {
+		return idx, nil
 	}
 	a, err := c.disc.Find(ctx, wire.RoleIndexer)
 	if err != nil {
 		return a, fmt.Errorf("finding the region's indexer: %w", err)
 	}
+	c.mu.Lock()
 	c.idx = a
+	c.mu.Unlock()
 	return a, nil
+}
+
+// forgetIndexer drops a cached indexer address that stopped answering, so the
+// next call asks the bootstrap again (the indexer may have moved).
+func (c *Client) forgetIndexer(a wire.NodeAddr) {
+	c.mu.Lock()
+	if !c.idxConf && c.idx == a {
+		c.idx = wire.NodeAddr{}
+	}
+	c.mu.Unlock()
 }
 
 func (c *Client) callIndexer(ctx context.Context, req, resp wire.Message) error {
@@ -168,6 +188,9 @@ func (c *Client) callIndexer(ctx context.Context, req, resp wire.Message) error 
 	cctx, cancel := context.WithTimeout(ctx, time.Duration(c.cfg.Timeout))
 	defer cancel()
 	if err := c.node.Call(cctx, idx, req, resp); err != nil {
+		if errors.Is(err, transport.ErrUnreachable) {
+			c.forgetIndexer(idx)
+		}
 		return fmt.Errorf("indexer %s: %w", idx.Peer.Short(), err)
 	}
 	return nil

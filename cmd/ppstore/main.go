@@ -385,6 +385,7 @@ func cmdDevnet(ctx context.Context, args []string) error {
 		bin := fs.String("bin", "", "directory of the daemon binaries (default: beside ppstore, then PATH)")
 		metrics := fs.Bool("metrics", true, "give every daemon a Prometheus metrics address")
 		capacity := fs.String("capacity", "8GiB", "disk offered by each miner")
+		host := fs.String("host", "127.0.0.1", "address the daemons listen on (new regions only)")
 		if _, err := parse(fs, args); err != nil {
 			return err
 		}
@@ -395,7 +396,7 @@ func cmdDevnet(ctx context.Context, args []string) error {
 		if *miners < 1 {
 			return errors.New("--miners must be at least 1")
 		}
-		_, err = devnet.Start(ctx, devnet.Options{Dir: *dir, Miners: *miners, BinDir: *bin, Metrics: *metrics, Capacity: capb,
+		_, err = devnet.Start(ctx, devnet.Options{Dir: *dir, Miners: *miners, BinDir: *bin, Metrics: *metrics, Capacity: capb, Host: *host,
 			Log: func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }})
 		if err != nil {
 			return err
