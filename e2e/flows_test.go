@@ -12,10 +12,10 @@ import (
 	"testing"
 
 	"github.com/ipfs/go-cid"
+	mh "github.com/multiformats/go-multihash"
 	"github.com/ppstore/ppstore/shard"
 	"github.com/ppstore/ppstore/user"
 	"github.com/ppstore/ppstore/wire"
-	mh "github.com/multiformats/go-multihash"
 )
 
 func randomBytes(t *testing.T, n int) []byte {

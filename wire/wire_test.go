@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/ipfs/go-cid"
-	"github.com/ppstore/ppstore/identity"
 	mh "github.com/multiformats/go-multihash"
+	"github.com/ppstore/ppstore/identity"
 )
 
 func testCID(t testing.TB, s string) cid.Cid {
