@@ -4,9 +4,14 @@
 // does not serve records (package bootstrap does) and trusts no bootstrap:
 // every record it returns carries a valid signature of the node it describes.
 //
-// DNS seeds: TXT records at _ppstore.<domain>, each
+// DNS seeds, either or both of:
 //
-//	ppstore-bootstrap=<peer ID>@<host>:<port>
+//	_ppstore.<domain>          TXT "ppstore-bootstrap=<peer ID>@<host>:<port>"
+//	_ppstore._udp.<domain>     SRV <prio> <weight> <port> <target>
+//	<target>                   TXT "ppstore-peer=<peer ID>"
+//
+// TXT records name a bootstrap completely; SRV records give host and port and
+// the target's TXT record gives the peer ID that the QUIC handshake checks.
 package discover
 
 import (
@@ -14,7 +19,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -49,16 +56,35 @@ type Resolver interface {
 	LookupTXT(ctx context.Context, name string) ([]string, error)
 }
 
-const txtPrefix = "ppstore-bootstrap="
+// SRVResolver is a Resolver that can also look up SRV records (*net.Resolver
+// can); SeedsFromDNS uses SRV records only when the resolver offers them.
+type SRVResolver interface {
+	Resolver
+	LookupSRV(ctx context.Context, service, proto, name string) (string, []*net.SRV, error)
+}
 
-// SeedsFromDNS reads bootstrap addresses from TXT records at _ppstore.<domain>.
+const (
+	txtPrefix  = "ppstore-bootstrap="
+	peerPrefix = "ppstore-peer="
+)
+
+// SeedsFromDNS reads bootstrap addresses from DNS (see the package comment).
 func SeedsFromDNS(ctx context.Context, r Resolver, domain string) ([]wire.NodeAddr, error) {
-	name := "_ppstore." + strings.TrimSuffix(domain, ".")
+	domain = strings.TrimSuffix(domain, ".")
+	name := "_ppstore." + domain
+	var out []wire.NodeAddr
+	var errs []error
 	txts, err := r.LookupTXT(ctx, name)
 	if err != nil {
-		return nil, fmt.Errorf("discover: DNS TXT %s: %w", name, err)
+		errs = append(errs, fmt.Errorf("TXT %s: %w", name, err))
 	}
-	var out []wire.NodeAddr
+	if sr, ok := r.(SRVResolver); ok {
+		srvs, err := seedsFromSRV(ctx, sr, domain)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		out = append(out, srvs...)
+	}
 	for _, t := range txts {
 		v, ok := strings.CutPrefix(strings.TrimSpace(t), txtPrefix)
 		if !ok {
@@ -71,7 +97,35 @@ func SeedsFromDNS(ctx context.Context, r Resolver, domain string) ([]wire.NodeAd
 		out = append(out, a)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("discover: DNS TXT %s has no %q records", name, txtPrefix)
+		errs = append(errs, fmt.Errorf("no %q TXT records at %s and no usable SRV records", txtPrefix, name))
+		return nil, fmt.Errorf("discover: DNS seeds of %s: %w", domain, errors.Join(errs...))
+	}
+	return out, nil
+}
+
+func seedsFromSRV(ctx context.Context, r SRVResolver, domain string) ([]wire.NodeAddr, error) {
+	_, srvs, err := r.LookupSRV(ctx, "ppstore", "udp", domain)
+	if err != nil {
+		return nil, fmt.Errorf("SRV _ppstore._udp.%s: %w", domain, err)
+	}
+	var out []wire.NodeAddr
+	for _, s := range srvs {
+		target := strings.TrimSuffix(s.Target, ".")
+		txts, err := r.LookupTXT(ctx, target)
+		if err != nil {
+			return out, fmt.Errorf("TXT %s (SRV target): %w", target, err)
+		}
+		for _, t := range txts {
+			v, ok := strings.CutPrefix(strings.TrimSpace(t), peerPrefix)
+			if !ok {
+				continue
+			}
+			p, err := identity.Parse(v)
+			if err != nil {
+				return out, fmt.Errorf("TXT %s: %w", target, err)
+			}
+			out = append(out, wire.NodeAddr{Peer: p, Addr: net.JoinHostPort(target, strconv.Itoa(int(s.Port)))})
+		}
 	}
 	return out, nil
 }

@@ -3,6 +3,7 @@ package discover
 import (
 	"context"
 	"errors"
+	"net"
 	"testing"
 	"time"
 
@@ -36,6 +37,42 @@ func TestSeedsFromDNS(t *testing.T) {
 	bad := fakeDNS{"_ppstore.bad.org": {"ppstore-bootstrap=nonsense@1.2.3.4:1"}}
 	if _, err := SeedsFromDNS(context.Background(), bad, "bad.org"); err == nil {
 		t.Fatal("malformed TXT accepted")
+	}
+}
+
+type fakeSRVDNS struct {
+	fakeDNS
+	srv map[string][]*net.SRV
+}
+
+func (f fakeSRVDNS) LookupSRV(_ context.Context, service, proto, name string) (string, []*net.SRV, error) {
+	key := "_" + service + "._" + proto + "." + name
+	if v, ok := f.srv[key]; ok {
+		return key, v, nil
+	}
+	return "", nil, errors.New("no such host")
+}
+
+func TestSeedsFromDNSSRV(t *testing.T) {
+	k, _ := identity.Generate()
+	dns := fakeSRVDNS{
+		fakeDNS: fakeDNS{"boot1.example.org": {"ppstore-peer=" + k.ID().String()}},
+		srv:     map[string][]*net.SRV{"_ppstore._udp.example.org": {{Target: "boot1.example.org.", Port: 7700}}},
+	}
+	got, err := SeedsFromDNS(context.Background(), dns, "example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Peer != k.ID() || got[0].Addr != "boot1.example.org:7700" {
+		t.Fatalf("seeds = %v", got)
+	}
+	// An SRV target whose TXT names no valid peer is an error, not a silent seed.
+	bad := fakeSRVDNS{
+		fakeDNS: fakeDNS{"boot1.example.org": {"ppstore-peer=garbage"}},
+		srv:     dns.srv,
+	}
+	if _, err := SeedsFromDNS(context.Background(), bad, "example.org"); err == nil {
+		t.Fatal("bad SRV target TXT accepted")
 	}
 }
 
