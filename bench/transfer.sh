@@ -91,7 +91,7 @@ qport=$((20000 + RANDOM % 20000))
 "$bin/quicraw" serve -addr $host:$qport & qpid=$!
 sleep 0.3
 qline=$("${in_ns[@]}" "$bin/quicraw" fetch -addr $host:$qport -size "${SIZE_MIB}MiB")
-qt=$(awk '{print $4}' <<<"$qline")
+qt=$(awk '{print $6}' <<<"$qline")
 
 {
 echo "transfer benchmark $(date -u +%FT%TZ) on $(nproc) cores; file ${SIZE_MIB} MiB; ${MINERS} miners; client uplink ${UPLINK:-unshaped loopback}"
