@@ -576,3 +576,49 @@ func TestForwardsWhileReceiving(t *testing.T) {
 	}
 	checkReceipts(t, &res, sh, cli.ID(), m1, m2, m3)
 }
+
+// A range request answers every piece of the range on one stream, each with
+// its own proof; a range past the end is refused before anything is sent.
+func TestGetPieceRange(t *testing.T) {
+	m := startMiner(t, "", nil)
+	cli := newClient(t)
+	ctx := context.Background()
+	sh := makeShard(t, 300<<10, testPieceSize)
+	if _, err := put(ctx, cli, m.Addr(), sh, nil, defaultPut(testPieceSize)); err != nil {
+		t.Fatal(err)
+	}
+	n := len(sh.Pieces)
+	if n < 3 {
+		t.Fatalf("test shard has %d pieces, want at least 3", n)
+	}
+	s, err := cli.Open(ctx, m.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Send(&wire.GetPiece{Shard: sh.CID(), Index: 1, Count: uint32(n - 1)}); err != nil {
+		t.Fatal(err)
+	}
+	s.CloseWrite()
+	for i := 1; i < n; i++ {
+		var pc wire.Piece
+		if err := s.Expect(&pc); err != nil {
+			t.Fatalf("piece %d: %v", i, err)
+		}
+		proof := make([]shard.Digest, len(pc.Proof))
+		for j, d := range pc.Proof {
+			proof[j] = d
+		}
+		if int(pc.Index) != i {
+			t.Fatalf("got piece %d, want %d", pc.Index, i)
+		}
+		if err := shard.VerifyPiece(sh.Root, i, n, pc.Data, proof); err != nil {
+			t.Fatalf("piece %d: %v", i, err)
+		}
+	}
+	var pc wire.Piece
+	err = cli.Call(ctx, m.Addr(), &wire.GetPiece{Shard: sh.CID(), Index: 1, Count: uint32(n)}, &pc)
+	if !errors.Is(err, wire.ErrBadRequest) {
+		t.Fatalf("range past the end: err = %v", err)
+	}
+}

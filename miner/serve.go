@@ -30,20 +30,36 @@ func (p *Peer) handleGetPiece(_ context.Context, s *transport.Stream, m wire.Mes
 	if i >= len(rec.pieces) {
 		return wire.Errorf(wire.CodeBadRequest, "shard %v has %d pieces; there is no piece %d", req.Shard, len(rec.pieces), req.Index)
 	}
-	buf := getBuf(int(rec.pieceLen(i)))
-	defer putBuf(buf)
-	if err := p.store.readPiece(req.Shard, root, rec, i, buf); err != nil {
-		p.log.Error("cannot read a stored piece", "shard", req.Shard, "piece", i, "err", err)
+	n := int(req.Count)
+	if n == 0 {
+		n = 1
+	}
+	if n > len(rec.pieces)-i {
+		return wire.Errorf(wire.CodeBadRequest, "shard %v has %d pieces; there are no pieces %d..%d", req.Shard, len(rec.pieces), i, i+n-1)
+	}
+	f, err := p.store.openShard(req.Shard, root)
+	if err != nil {
+		p.log.Error("cannot open a stored shard", "shard", req.Shard, "err", err)
 		return err
 	}
-	path := shard.MerkleProof(rec.pieces, i)
-	proof := make([][32]byte, len(path))
-	for j, d := range path {
-		proof[j] = d
+	defer f.Close()
+	buf := getBuf(int(rec.pieceSize))
+	defer putBuf(buf)
+	for j := i; j < i+n; j++ {
+		data := buf[:rec.pieceLen(j)]
+		if _, err := f.ReadAt(data, int64(j)*rec.pieceSize); err != nil {
+			p.log.Error("cannot read a stored piece", "shard", req.Shard, "piece", j, "err", err)
+			return wire.Errorf(wire.CodeInternal, "%s: read piece %d of %v: %v", p.short, j, req.Shard, err)
+		}
+		path := shard.MerkleProof(rec.pieces, j)
+		proof := make([][32]byte, len(path))
+		for k, d := range path {
+			proof[k] = d
+		}
+		if err := s.Send(&wire.Piece{Index: uint32(j), Data: data, Proof: proof}); err != nil {
+			return fmt.Errorf("miner %s: send piece %d of %v: %w", p.short, j, req.Shard, err)
+		}
+		p.metrics.bytesServed.Add(float64(len(data)))
 	}
-	if err := s.Send(&wire.Piece{Index: req.Index, Data: buf, Proof: proof}); err != nil {
-		return fmt.Errorf("miner %s: send piece %d of %v: %w", p.short, i, req.Shard, err)
-	}
-	p.metrics.bytesServed.Add(float64(len(buf)))
 	return nil
 }

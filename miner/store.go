@@ -413,6 +413,15 @@ func (s *store) addOwnerLocked(c cid.Cid, root shard.Digest, owner identity.Peer
 
 // readPiece reads piece i of a stored shard into buf, which must have the
 // piece's length. It does not check the bytes against their digest.
+// openShard opens a stored shard's file for reading.
+func (s *store) openShard(c cid.Cid, root shard.Digest) (*os.File, error) {
+	f, err := os.Open(s.shardPath(root))
+	if err != nil {
+		return nil, wire.Errorf(wire.CodeInternal, "%s: shard %v: %v", s.name, c, err)
+	}
+	return f, nil
+}
+
 func (s *store) readPiece(c cid.Cid, root shard.Digest, rec *record, i int, buf []byte) error {
 	f, err := os.Open(s.shardPath(root))
 	if err != nil {

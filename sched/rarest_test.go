@@ -106,3 +106,24 @@ func TestInFlightPiecesNotGivenTwice(t *testing.T) {
 		t.Fatal("work given with everything in flight")
 	}
 }
+
+func TestTakeExtendsRuns(t *testing.T) {
+	s := NewRarestFirst()
+	for p := 0; p < 4; p++ {
+		s.Add(p, []Miner{"A", "B"})
+	}
+	s.Add(4, []Miner{"B"})
+	if p, _ := s.Next("A"); p != 0 {
+		t.Fatalf("A got %d", p)
+	}
+	if !s.Take(1, "A") || s.Take(1, "B") {
+		t.Fatal("Take of an idle piece failed, or a taken piece was taken twice")
+	}
+	if s.Take(4, "A") {
+		t.Fatal("A took a piece it does not hold")
+	}
+	s.Drop("B")
+	if s.Take(2, "B") {
+		t.Fatal("a dropped miner took a piece")
+	}
+}

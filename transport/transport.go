@@ -429,11 +429,17 @@ func (n *Node) forget(p identity.PeerID, c *quic.Conn) {
 // Call sends req and reads one answer into resp. A wire.Error answer is
 // returned as the error.
 func (n *Node) Call(ctx context.Context, to wire.NodeAddr, req, resp wire.Message) error {
-	err := n.call(ctx, to, req, resp)
+	return n.CallBuf(ctx, to, req, resp, nil)
+}
+
+// CallBuf is Call reading the answer into buf when it fits (see
+// Stream.SetReadBuffer): resp may then alias buf.
+func (n *Node) CallBuf(ctx context.Context, to wire.NodeAddr, req, resp wire.Message, buf []byte) error {
+	err := n.call(ctx, to, req, resp, buf)
 	if connGone(err) && ctx.Err() == nil {
 		// The pooled connection was closed or reset by a peer that went away
 		// (and may be back): try once more on a fresh connection.
-		err = n.call(ctx, to, req, resp)
+		err = n.call(ctx, to, req, resp, buf)
 	}
 	return err
 }
@@ -449,12 +455,15 @@ func connGone(err error) bool {
 	return errors.As(err, &sr)
 }
 
-func (n *Node) call(ctx context.Context, to wire.NodeAddr, req, resp wire.Message) error {
+func (n *Node) call(ctx context.Context, to wire.NodeAddr, req, resp wire.Message, buf []byte) error {
 	s, err := n.Open(ctx, to)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
+	if buf != nil {
+		s.SetReadBuffer(buf)
+	}
 	if err := s.Send(req); err != nil {
 		return err
 	}
@@ -479,16 +488,35 @@ func (s *Stream) Peer() identity.PeerID { return s.peer }
 // SetDeadline sets the read and write deadline.
 func (s *Stream) SetDeadline(t time.Time) { s.s.SetDeadline(t) }
 
-// Send writes one frame.
+// Send writes one frame. A piece (wire.Tailed) is written from where its
+// bytes lie, without copying them into a frame buffer.
 func (s *Stream) Send(m wire.Message) error {
-	s.wbuf = wire.AppendFrame(s.wbuf[:0], m)
-	nw, err := s.s.Write(s.wbuf)
+	var (
+		nw  int
+		err error
+	)
+	if t, ok := m.(wire.Tailed); ok {
+		s.wbuf = wire.AppendFrameHead(s.wbuf[:0], t)
+		nw, err = s.s.Write(s.wbuf)
+		if err == nil {
+			var nt int
+			nt, err = s.s.Write(t.Tail())
+			nw += nt
+		}
+	} else {
+		s.wbuf = wire.AppendFrame(s.wbuf[:0], m)
+		nw, err = s.s.Write(s.wbuf)
+	}
 	s.n.sent.Add(uint64(nw))
 	if err != nil {
 		return fmt.Errorf("send %v to %v: %w", m.Type(), s.peer.Short(), err)
 	}
 	return nil
 }
+
+// SetReadBuffer makes the next Recv or Expect read into buf when it is large
+// enough; the decoded message then aliases buf. Callers that pool buffers use it.
+func (s *Stream) SetReadBuffer(buf []byte) { s.rbuf = buf[:0] }
 
 // Recv reads and decodes one frame. The message may alias an internal buffer
 // that the next Recv reuses. A clean end of stream is io.EOF.

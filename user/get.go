@@ -11,6 +11,7 @@ import (
 	"github.com/ipfs/go-cid"
 	"github.com/ppstore/ppstore/sched"
 	"github.com/ppstore/ppstore/shard"
+	"github.com/ppstore/ppstore/transport"
 	"github.com/ppstore/ppstore/wire"
 )
 
@@ -20,6 +21,9 @@ type GetOptions struct {
 	// Window is how many bytes past the write position may be fetched at once
 	// (memory bound of the reorder buffer); default 64 MiB.
 	Window int64
+	// Run is the most consecutive pieces of one shard asked of a miner in one
+	// request; default 4.
+	Run int
 }
 
 // ErrNoReplica is returned when some piece can be fetched from no miner.
@@ -68,6 +72,7 @@ type download struct {
 	w        io.Writer
 	progress func(int64)
 	window   int
+	runLen   int
 
 	pieces  []pieceRef
 	holders [][]sched.Miner // per shard
@@ -76,7 +81,9 @@ type download struct {
 	mu       sync.Mutex
 	cond     *sync.Cond
 	s        *sched.RarestFirst
-	ready    map[int][]byte
+	ready    map[int][]byte // checked pieces waiting to be written
+	bufs     map[int][]byte // the pooled buffer each ready piece lives in
+	pool     sync.Pool
 	added    int // pieces [0, added) handed to the scheduler
 	written  int // pieces [0, written) written out
 	failErr  error
@@ -88,7 +95,7 @@ type download struct {
 func newDownload(c *Client, st *FileStat, w io.Writer, opts GetOptions) *download {
 	m := st.manifest
 	d := &download{c: c, m: m, st: st, w: w, progress: opts.Progress, s: sched.NewRarestFirst(),
-		ready: map[int][]byte{}, addrs: map[sched.Miner]wire.NodeAddr{}, dropped: map[sched.Miner]error{}, byMiner: map[sched.Miner]int{}}
+		ready: map[int][]byte{}, bufs: map[int][]byte{}, addrs: map[sched.Miner]wire.NodeAddr{}, dropped: map[sched.Miner]error{}, byMiner: map[sched.Miner]int{}}
 	if d.progress == nil {
 		d.progress = func(int64) {}
 	}
@@ -97,7 +104,13 @@ func newDownload(c *Client, st *FileStat, w io.Writer, opts GetOptions) *downloa
 		win = 64 << 20
 	}
 	d.window = int(max(1, win/m.PieceSize))
+	d.runLen = opts.Run
+	if d.runLen <= 0 {
+		d.runLen = 4
+	}
 	d.cond = sync.NewCond(&d.mu)
+	bufSize := int(m.PieceSize) + 4096 // a piece frame: the piece, its proof, a few fields
+	d.pool.New = func() any { return make([]byte, bufSize) }
 	d.holders = make([][]sched.Miner, len(m.Shards))
 	for i := range m.Shards {
 		for j := 0; j < m.PieceCount(i); j++ {
@@ -185,19 +198,22 @@ func (d *download) writeOut() error {
 			d.mu.Unlock()
 			return nil
 		}
-		var batch [][]byte
+		var batch, bufs [][]byte
 		for d.ready[d.written] != nil {
 			batch = append(batch, d.ready[d.written])
+			bufs = append(bufs, d.bufs[d.written])
 			delete(d.ready, d.written)
+			delete(d.bufs, d.written)
 			d.written++
 		}
 		d.fill()
 		d.cond.Broadcast()
 		d.mu.Unlock()
-		for _, b := range batch {
+		for i, b := range batch {
 			if _, err := d.w.Write(b); err != nil {
 				return fmt.Errorf("writing output: %w", err)
 			}
+			d.pool.Put(bufs[i])
 		}
 	}
 }
@@ -215,15 +231,14 @@ func (d *download) checkOrphans() {
 	}
 }
 
-// tunnel is one request slot on one miner.
+// tunnel is one request slot on one miner. It asks the scheduler for a piece,
+// extends it to a run of following pieces of the same shard, and fetches the
+// run on one stream.
 func (d *download) tunnel(ctx context.Context, mk sched.Miner) {
 	addr := d.addrs[mk]
+	run := make([]int, 0, d.runLen)
 	for {
 		d.mu.Lock()
-		var (
-			gp int
-			ok bool
-		)
 		for {
 			if d.failErr != nil || d.written == len(d.pieces) {
 				d.mu.Unlock()
@@ -233,51 +248,95 @@ func (d *download) tunnel(ctx context.Context, mk sched.Miner) {
 				d.mu.Unlock()
 				return
 			}
-			if gp, ok = d.s.Next(mk); ok {
+			if gp, ok := d.s.Next(mk); ok {
+				run = append(run[:0], gp)
 				break
 			}
 			d.cond.Wait()
 		}
+		for len(run) < d.runLen {
+			q := run[len(run)-1] + 1
+			if q >= d.added || d.pieces[q].shard != d.pieces[run[0]].shard || !d.s.Take(q, mk) {
+				break
+			}
+			run = append(run, q)
+		}
 		d.inFlight++
 		d.mu.Unlock()
 
-		data, err := d.fetch(ctx, addr, gp)
+		done, err := d.fetchRun(ctx, addr, mk, run)
 
 		d.mu.Lock()
 		d.inFlight--
-		switch {
-		case err == nil:
-			d.s.Done(gp)
-			d.ready[gp] = data
-			d.byMiner[mk]++
-			d.progress(int64(len(data)))
-		case ctx.Err() != nil:
-			d.s.Release(gp)
-		case errors.Is(err, wire.ErrNotFound):
-			// This miner lost the shard: ask others for the piece.
-			d.s.Fail(gp, mk)
-		default:
-			// Bad bytes, a dead connection or a timeout: stop using the miner.
-			d.c.log.Warn("dropping miner", "miner", addr.Peer.Short(), "piece", gp, "err", err)
-			d.s.Fail(gp, mk)
-			d.s.Drop(mk)
-			d.dropped[mk] = err
-		}
-		if err != nil && ctx.Err() == nil {
-			d.checkOrphans()
+		if err != nil {
+			failed := run[done]
+			switch {
+			case ctx.Err() != nil:
+				d.s.Release(failed)
+			case errors.Is(err, wire.ErrNotFound):
+				// This miner lost the shard: ask others for the piece.
+				d.s.Fail(failed, mk)
+			default:
+				// Bad bytes, a dead connection or a timeout: stop using the miner.
+				d.c.log.Warn("dropping miner", "miner", addr.Peer.Short(), "piece", failed, "err", err)
+				d.s.Fail(failed, mk)
+				d.s.Drop(mk)
+				d.dropped[mk] = err
+			}
+			for _, q := range run[done+1:] {
+				d.s.Release(q)
+			}
+			if ctx.Err() == nil {
+				d.checkOrphans()
+			}
 		}
 		d.cond.Broadcast()
 		d.mu.Unlock()
 	}
 }
 
-// fetch gets one piece and checks it against its shard's Merkle root.
-func (d *download) fetch(ctx context.Context, addr wire.NodeAddr, gp int) ([]byte, error) {
-	p := d.pieces[gp]
+// fetchRun gets consecutive pieces of one shard from one miner on one stream,
+// checking each against its shard's Merkle root and handing it over as it
+// arrives. It returns how many pieces were delivered and, if not all, why the
+// next one failed.
+func (d *download) fetchRun(ctx context.Context, addr wire.NodeAddr, mk sched.Miner, run []int) (int, error) {
+	first := d.pieces[run[0]]
 	cctx, cancel := context.WithTimeout(ctx, time.Duration(d.c.cfg.Timeout))
 	defer cancel()
+	st, err := d.c.node.Open(cctx, addr)
+	if err != nil {
+		return 0, err
+	}
+	defer st.Close()
+	if err := st.Send(&wire.GetPiece{Shard: d.m.ShardCID(first.shard), Index: uint32(first.index), Count: uint32(len(run))}); err != nil {
+		return 0, err
+	}
+	_ = st.CloseWrite()
+	for k, gp := range run {
+		buf := d.pool.Get().([]byte)
+		st.SetReadBuffer(buf)
+		data, err := d.check(st, addr, gp)
+		if err != nil {
+			d.pool.Put(buf)
+			return k, err
+		}
+		d.mu.Lock()
+		d.s.Done(gp)
+		d.ready[gp] = data
+		d.bufs[gp] = buf
+		d.byMiner[mk]++
+		d.progress(int64(len(data)))
+		d.cond.Broadcast()
+		d.mu.Unlock()
+	}
+	return len(run), nil
+}
+
+// check reads one Piece frame and verifies it is piece gp.
+func (d *download) check(st *transport.Stream, addr wire.NodeAddr, gp int) ([]byte, error) {
+	p := d.pieces[gp]
 	var pc wire.Piece
-	if err := d.c.node.Call(cctx, addr, &wire.GetPiece{Shard: d.m.ShardCID(p.shard), Index: uint32(p.index)}, &pc); err != nil {
+	if err := st.Expect(&pc); err != nil {
 		return nil, err
 	}
 	if int(pc.Index) != p.index || int64(len(pc.Data)) != p.length {
@@ -290,6 +349,6 @@ func (d *download) fetch(ctx context.Context, addr wire.NodeAddr, gp int) ([]byt
 	if err := shard.VerifyPiece(d.m.Shards[p.shard], p.index, d.m.PieceCount(p.shard), pc.Data, proof); err != nil {
 		return nil, fmt.Errorf("miner %s, piece %d of shard %d: %w", addr.Peer.Short(), p.index, p.shard, wire.Errorf(wire.CodeCorrupt, "%v", err))
 	}
-	// pc.Data aliases the stream's buffer, which dies with the stream: keep it.
+	// pc.Data aliases the pooled buffer (or, for an oversized frame, one of its own).
 	return pc.Data, nil
 }

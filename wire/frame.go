@@ -34,6 +34,27 @@ func AppendFrame(b []byte, m Message) []byte {
 	return b
 }
 
+// Tailed is implemented by messages whose body ends with one large byte
+// string (a piece). AppendHead appends the body up to and including that
+// string's length prefix; Tail returns its bytes. A sender can then write the
+// tail from where it lies instead of copying it into the frame.
+type Tailed interface {
+	Message
+	AppendHead(b []byte) []byte
+	Tail() []byte
+}
+
+// AppendFrameHead appends the frame header and head of m; the frame is
+// complete once m.Tail() follows it.
+func AppendFrameHead(b []byte, m Tailed) []byte {
+	start := len(b)
+	b = append(b, Version, 0, 0, 0, 0, 0, 0)
+	binary.BigEndian.PutUint16(b[start+1:], uint16(m.Type()))
+	b = m.AppendHead(b)
+	binary.BigEndian.PutUint32(b[start+3:], uint32(len(b)-start-HeaderLen+len(m.Tail())))
+	return b
+}
+
 // Header is a parsed frame header.
 type Header struct {
 	Version uint8

@@ -538,12 +538,14 @@ type PieceData struct {
 }
 
 func (*PieceData) Type() Type { return TypePieceData }
-func (m *PieceData) Append(b []byte) []byte {
+func (m *PieceData) AppendHead(b []byte) []byte {
 	e := Enc{B: b}
 	e.U32(m.Index)
-	e.Bytes(m.Data)
+	e.U32(uint32(len(m.Data)))
 	return e.B
 }
+func (m *PieceData) Tail() []byte           { return m.Data }
+func (m *PieceData) Append(b []byte) []byte { return append(m.AppendHead(b), m.Data...) }
 func (m *PieceData) Decode(b []byte) error {
 	d := NewDec(b)
 	m.Index = d.U32()
@@ -590,10 +592,12 @@ func (m *StoreResult) Decode(b []byte) error {
 	return d.Finish()
 }
 
-// GetPiece asks a miner for one piece of a shard with its Merkle proof.
+// GetPiece asks a miner for pieces Index .. Index+Count-1 of a shard (Count 0
+// means 1), each answered by its own Piece frame, in order, on the same stream.
 type GetPiece struct {
 	Shard cid.Cid
 	Index uint32
+	Count uint32
 }
 
 func (*GetPiece) Type() Type { return TypeGetPiece }
@@ -601,41 +605,46 @@ func (m *GetPiece) Append(b []byte) []byte {
 	e := Enc{B: b}
 	e.CID(m.Shard)
 	e.U32(m.Index)
+	e.U32(m.Count)
 	return e.B
 }
 func (m *GetPiece) Decode(b []byte) error {
 	d := NewDec(b)
 	m.Shard = d.CID()
 	m.Index = d.U32()
+	m.Count = d.U32()
 	return d.Finish()
 }
 
-// Piece answers GetPiece: the bytes and the sibling path to the shard's root.
+// Piece answers GetPiece: the sibling path to the shard's root, then the bytes
+// (last, so they can be written without copying; see Tailed).
 type Piece struct {
 	Index uint32
-	Data  []byte
 	Proof [][32]byte
+	Data  []byte
 }
 
 func (*Piece) Type() Type { return TypePiece }
-func (m *Piece) Append(b []byte) []byte {
+func (m *Piece) AppendHead(b []byte) []byte {
 	e := Enc{B: b}
 	e.U32(m.Index)
-	e.Bytes(m.Data)
 	e.U32(uint32(len(m.Proof)))
 	for _, p := range m.Proof {
 		e.Digest(p)
 	}
+	e.U32(uint32(len(m.Data)))
 	return e.B
 }
+func (m *Piece) Tail() []byte           { return m.Data }
+func (m *Piece) Append(b []byte) []byte { return append(m.AppendHead(b), m.Data...) }
 func (m *Piece) Decode(b []byte) error {
 	d := NewDec(b)
 	m.Index = d.U32()
-	m.Data = d.Bytes()
 	n := d.Count(32)
 	m.Proof = make([][32]byte, n)
 	for i := 0; i < n && d.Err() == nil; i++ {
 		m.Proof[i] = d.Digest()
 	}
+	m.Data = d.Bytes()
 	return d.Finish()
 }

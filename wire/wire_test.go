@@ -43,7 +43,7 @@ func samples(t testing.TB) []Message {
 		&StoreShard{Shard: testCID(t, "s"), Size: 10, PieceSize: 4, Pieces: [][32]byte{{1}, {2}, {3}}, Owner: k2.ID(), Chain: []NodeAddr{addr}},
 		&PieceData{Index: 2, Data: []byte("abcd")},
 		&StoreResult{Receipts: []Receipt{rcpt}, Failures: []HopFailure{{Peer: k2.ID(), Code: CodeNoSpace, Message: "full"}}},
-		&GetPiece{Shard: testCID(t, "s"), Index: 1},
+		&GetPiece{Shard: testCID(t, "s"), Index: 1, Count: 4},
 		&Piece{Index: 1, Data: []byte("data"), Proof: [][32]byte{{4}, {5}}},
 	}
 }
@@ -79,6 +79,16 @@ func TestRoundTripEveryMessage(t *testing.T) {
 				t.Fatalf("trailing byte: err = %v", err)
 			}
 		})
+	}
+}
+
+func TestTailedFramesMatchWholeFrames(t *testing.T) {
+	for _, m := range []Tailed{&Piece{Index: 3, Proof: [][32]byte{{1}}, Data: []byte("piece bytes")}, &PieceData{Index: 1, Data: make([]byte, 1000)}} {
+		whole := AppendFrame(nil, m)
+		split := append(AppendFrameHead(nil, m), m.Tail()...)
+		if !bytes.Equal(whole, split) {
+			t.Fatalf("%v: head+tail differs from the whole frame", m.Type())
+		}
 	}
 }
 

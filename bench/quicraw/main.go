@@ -17,6 +17,8 @@ import (
 	"io"
 	"math/big"
 	"os"
+	"os/signal"
+	"runtime/pprof"
 	"time"
 
 	"github.com/ppstore/ppstore/config"
@@ -31,7 +33,17 @@ func main() {
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
 	addr := fs.String("addr", "127.0.0.1:7999", "UDP address")
 	size := fs.String("size", "1GiB", "bytes to fetch")
+	prof := fs.String("cpuprofile", "", "write a CPU profile of serve to this file (until SIGINT)")
 	fs.Parse(os.Args[2:])
+	if *prof != "" {
+		f, err := os.Create(*prof)
+		if err == nil {
+			pprof.StartCPUProfile(f)
+			sig := make(chan os.Signal, 1)
+			signal.Notify(sig, os.Interrupt)
+			go func() { <-sig; pprof.StopCPUProfile(); os.Exit(0) }()
+		}
+	}
 	var err error
 	switch os.Args[1] {
 	case "serve":
