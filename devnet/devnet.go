@@ -27,6 +27,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -130,7 +131,7 @@ func Start(ctx context.Context, o Options) (*State, error) {
 			o.Log("%-10s already running (pid %d)", p.Name, pid)
 			continue
 		}
-		if err := spawn(dir, o.BinDir, p); err != nil {
+		if err := spawn(dir, o.BinDir, p, len(st.Procs)); err != nil {
 			return nil, err
 		}
 		if p.Role == "bootstrap" {
@@ -295,7 +296,20 @@ func isExec(p string) bool {
 	return err == nil && !st.IsDir() && st.Mode()&0o111 != 0
 }
 
-func spawn(dir, binDir string, p Proc) error {
+// daemonEnv is the environment of a devnet daemon. Many daemons share this
+// machine's cores, so each gets a share of them as GOMAXPROCS (at least 1)
+// unless the caller set GOMAXPROCS: idle Go schedulers spinning in eight
+// processes on two cores cost more than they give.
+func daemonEnv(procs int) []string {
+	env := os.Environ()
+	if os.Getenv("GOMAXPROCS") != "" {
+		return env
+	}
+	share := max(1, runtime.NumCPU()/max(1, procs))
+	return append(env, "GOMAXPROCS="+strconv.Itoa(share))
+}
+
+func spawn(dir, binDir string, p Proc, procs int) error {
 	bin, err := FindBinary(binDir, p.Bin)
 	if err != nil {
 		return err
@@ -309,6 +323,7 @@ func spawn(dir, binDir string, p Proc) error {
 	defer logf.Close()
 	cmd := exec.Command(bin, p.Args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Env = daemonEnv(procs)
 	cmd.Dir = pdir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // outlive this command
 	if err := cmd.Start(); err != nil {
