@@ -79,7 +79,8 @@ type download struct {
 	addrs   map[sched.Miner]wire.NodeAddr
 
 	mu       sync.Mutex
-	cond     *sync.Cond
+	cond     *sync.Cond // tunnels wait here for work
+	wcond    *sync.Cond // the writer waits here for the next piece
 	s        *sched.RarestFirst
 	ready    map[int][]byte // checked pieces waiting to be written
 	bufs     map[int][]byte // the pooled buffer each ready piece lives in
@@ -109,6 +110,7 @@ func newDownload(c *Client, st *FileStat, w io.Writer, opts GetOptions) *downloa
 		d.runLen = 4
 	}
 	d.cond = sync.NewCond(&d.mu)
+	d.wcond = sync.NewCond(&d.mu)
 	bufSize := int(m.PieceSize) + 4096 // a piece frame: the piece, its proof, a few fields
 	d.pool.New = func() any { return make([]byte, bufSize) }
 	d.holders = make([][]sched.Miner, len(m.Shards))
@@ -139,6 +141,7 @@ func (d *download) fail(err error) {
 		d.failErr = err
 	}
 	d.cond.Broadcast()
+	d.wcond.Broadcast()
 }
 
 func (d *download) run(ctx context.Context) error {
@@ -187,7 +190,7 @@ func (d *download) writeOut() error {
 	for {
 		d.mu.Lock()
 		for d.failErr == nil && d.written < len(d.pieces) && d.ready[d.written] == nil {
-			d.cond.Wait()
+			d.wcond.Wait()
 		}
 		if d.failErr != nil {
 			err := d.failErr
@@ -206,8 +209,11 @@ func (d *download) writeOut() error {
 			delete(d.bufs, d.written)
 			d.written++
 		}
+		before := d.added
 		d.fill()
-		d.cond.Broadcast()
+		if d.added != before {
+			d.cond.Broadcast() // new pieces in the window
+		}
 		d.mu.Unlock()
 		for i, b := range batch {
 			if _, err := d.w.Write(b); err != nil {
@@ -289,8 +295,8 @@ func (d *download) tunnel(ctx context.Context, mk sched.Miner) {
 			if ctx.Err() == nil {
 				d.checkOrphans()
 			}
+			d.cond.Broadcast() // released pieces are work for other tunnels
 		}
-		d.cond.Broadcast()
 		d.mu.Unlock()
 	}
 }
@@ -326,7 +332,9 @@ func (d *download) fetchRun(ctx context.Context, addr wire.NodeAddr, mk sched.Mi
 		d.bufs[gp] = buf
 		d.byMiner[mk]++
 		d.progress(int64(len(data)))
-		d.cond.Broadcast()
+		if gp == d.written {
+			d.wcond.Signal()
+		}
 		d.mu.Unlock()
 	}
 	return len(run), nil
