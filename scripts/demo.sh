@@ -21,10 +21,11 @@ cid=$("$pp" --config "$cfg" put --replicas 3 "$work/original.bin" | tail -n 1)
 echo "CID $cid"
 echo
 echo "== stat (first shards)"
-"$pp" --config "$cfg" stat "$cid" | head -n 8
+"$pp" --config "$cfg" stat "$cid" > "$work/stat.txt"
+head -n 8 "$work/stat.txt"
 echo
 echo "== get: pieces from every miner at once, each checked"
-"$pp" --config "$cfg" get "$cid" -o "$work/copy.bin"
+"$pp" --config "$cfg" get --stats "$cid" -o "$work/copy.bin"
 if cmp "$work/original.bin" "$work/copy.bin"; then
   echo "== identical: $(sha256sum < "$work/copy.bin" | cut -c1-16)…"
 else
