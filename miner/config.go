@@ -40,8 +40,8 @@ type Config struct {
 
 const (
 	defaultDialTimeout   = 5 * time.Second
-	defaultIdleTimeout   = 30 * time.Second
-	defaultResultTimeout = 30 * time.Second
+	defaultIdleTimeout   = 10 * time.Second
+	defaultResultTimeout = 15 * time.Second
 )
 
 // EnsureDefaults fills zero fields with their defaults.

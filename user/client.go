@@ -36,6 +36,9 @@ type Config struct {
 	Uploads   int             `toml:"uploads"` // shards uploaded at once; default 4
 	Streams   int             `toml:"streams"` // requests in flight per miner when downloading; default 4
 	Timeout   Duration        `toml:"timeout"` // per request; default 30s
+	// PieceTimeout is the longest wait for the next piece of a transfer before
+	// the miner is given up as dead; default 10s.
+	PieceTimeout Duration `toml:"piece_timeout"`
 }
 
 // Duration is a time.Duration written as "30s" in TOML.
@@ -76,6 +79,9 @@ func (c *Config) EnsureDefaults() {
 	}
 	if c.Timeout == 0 {
 		c.Timeout = Duration(30 * time.Second)
+	}
+	if c.PieceTimeout == 0 {
+		c.PieceTimeout = Duration(10 * time.Second)
 	}
 }
 

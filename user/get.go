@@ -321,6 +321,7 @@ func (d *download) fetchRun(ctx context.Context, addr wire.NodeAddr, mk sched.Mi
 	for k, gp := range run {
 		buf := d.pool.Get().([]byte)
 		st.SetReadBuffer(buf)
+		st.SetDeadline(time.Now().Add(time.Duration(d.c.cfg.PieceTimeout))) // a silent miner is dead
 		data, err := d.check(st, addr, gp)
 		if err != nil {
 			d.pool.Put(buf)

@@ -214,8 +214,10 @@ func (c *Client) uploadChain(ctx context.Context, s *shard.Shard, pieceSize int6
 	if err := st.Send(hdr); err != nil {
 		return nil, err
 	}
+	pieceWait := time.Duration(c.cfg.PieceTimeout)
 	for i := range s.Pieces {
 		p := s.Piece(i, pieceSize)
+		st.SetDeadline(time.Now().Add(pieceWait)) // a miner that stops taking pieces is dead
 		if err := st.Send(&wire.PieceData{Index: uint32(i), Data: p}); err != nil {
 			// The miner may have refused early with a reason; prefer it.
 			var res wire.StoreResult
@@ -227,6 +229,10 @@ func (c *Client) uploadChain(ctx context.Context, s *shard.Shard, pieceSize int6
 		progress(int64(len(p)))
 	}
 	_ = st.CloseWrite() // a refusal arrives as the answer below
+	// The chain answers once every miner has its copy durably: allow each hop time.
+	if dl, ok := cctx.Deadline(); ok {
+		st.SetDeadline(dl)
+	}
 	var res wire.StoreResult
 	if err := st.Expect(&res); err != nil {
 		return nil, err
