@@ -6,18 +6,15 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
-	"os/signal"
 	"runtime/debug"
-	"strings"
-	"syscall"
 
-	"github.com/ppstore/ppstore/config"
 	"github.com/ppstore/ppstore/daemon"
 	"github.com/ppstore/ppstore/indexer"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func main() {
@@ -28,59 +25,22 @@ func main() {
 }
 
 func run() error {
-	var (
-		cfgFile   = flag.String("config", "", "TOML config file")
-		dataDir   = flag.String("data-dir", "", "data directory (overrides data_dir)")
-		listen    = flag.String("listen", "", "UDP host:port to listen on (overrides listen)")
-		region    = flag.String("region", "", "region name (overrides region)")
-		bootstrap = flag.String("bootstrap", "", "comma-separated PEERID@HOST:PORT of bootstraps (overrides bootstrap)")
-		metrics   = flag.String("metrics", "", "host:port of the Prometheus endpoint (overrides metrics_addr)")
-		logLevel  = flag.String("log-level", "", "debug, info, warn or error (overrides log_level)")
-	)
+	flags := daemon.NewFlags(flag.CommandLine)
 	flag.Parse()
-	if flag.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q; see --help", flag.Args())
-	}
 	var cfg indexer.Config
-	if *cfgFile != "" {
-		if err := config.Load(*cfgFile, &cfg); err != nil {
-			return err
-		}
-	}
-	set := func(dst *string, v string) {
-		if v != "" {
-			*dst = v
-		}
-	}
-	set(&cfg.DataDir, *dataDir)
-	set(&cfg.Listen, *listen)
-	set(&cfg.Region, *region)
-	set(&cfg.MetricsAddr, *metrics)
-	set(&cfg.LogLevel, *logLevel)
-	if *bootstrap != "" {
-		cfg.Bootstrap = strings.Split(*bootstrap, ",")
+	if err := flags.Load(&cfg, daemon.Common{DataDir: &cfg.DataDir, Listen: &cfg.Listen, Region: &cfg.Region,
+		MetricsAddr: &cfg.MetricsAddr, LogLevel: &cfg.LogLevel, Bootstrap: &cfg.Bootstrap}); err != nil {
+		return err
 	}
 	cfg.EnsureDefaults()
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	log, err := daemon.NewLogger(os.Stderr, cfg.LogLevel)
-	if err != nil {
-		return err
-	}
-	reg := daemon.NewRegistry()
-	ms, err := daemon.ListenMetrics(cfg.MetricsAddr, reg)
-	if err != nil {
-		return err
-	}
-	peer, err := indexer.New(cfg, log, reg)
-	if err != nil {
-		return err
-	}
+	// Locate's tail latency is set by GC pauses (see docs/BENCHMARKS.md).
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(indexer.GCPercent)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	return daemon.Serve(ctx, "indexer", cfg.DataDir, ms, peer, log)
+	return daemon.Main("indexer", cfg.DataDir, cfg.MetricsAddr, cfg.LogLevel, func(log *slog.Logger, reg prometheus.Registerer) (daemon.Service, error) {
+		return indexer.New(cfg, log, reg)
+	})
 }
