@@ -15,4 +15,4 @@ for i in $(seq "$n"); do
   o=$("$here/bin/ppstore" --config "$cfg" get -q --stats "$cid" -o /dev/null 2>&1 | grep 'op=get' | sed 's/.*elapsed_s=\([0-9.]*\).*/\1/')
   r=$("$here/bin/quicraw" fetch -addr 127.0.0.1:$port -size "${mib}MiB" | awk '{print $4}')
   awk -v o="$o" -v r="$r" 'BEGIN {printf "ours %.3f s  raw %.3f s  ratio %.3f\n", o, r, r/o}'
-done | sort -k6 -n | tee /dev/stderr | awk '{a[NR]=$6} END {print "median ratio", a[int((NR+1)/2)]}'
+done | sort -k8 -n | tee /dev/stderr | awk '{a[NR]=$8} END {print "median ratio", a[int((NR+1)/2)]}'

@@ -33,9 +33,10 @@ type Config struct {
 	Replicas  int             `toml:"replicas"`  // default 3
 	ShardSize config.ByteSize `toml:"shard_size"`
 	PieceSize config.ByteSize `toml:"piece_size"`
-	Uploads   int             `toml:"uploads"` // shards uploaded at once; default 4
-	Streams   int             `toml:"streams"` // requests in flight per miner when downloading; default 4
-	Timeout   Duration        `toml:"timeout"` // per request; default 30s
+	Uploads   int             `toml:"uploads"`    // shards uploaded at once; default 4
+	Streams   int             `toml:"streams"`    // requests in flight per miner when downloading; default 4
+	RunPieces int             `toml:"run_pieces"` // consecutive pieces asked in one request; default 4
+	Timeout   Duration        `toml:"timeout"`    // per request; default 30s
 	// PieceTimeout is the longest wait for the next piece of a transfer before
 	// the miner is given up as dead; default 10s.
 	PieceTimeout Duration `toml:"piece_timeout"`
@@ -76,6 +77,9 @@ func (c *Config) EnsureDefaults() {
 	}
 	if c.Streams == 0 {
 		c.Streams = 4
+	}
+	if c.RunPieces == 0 {
+		c.RunPieces = 4
 	}
 	if c.Timeout == 0 {
 		c.Timeout = Duration(30 * time.Second)

@@ -22,7 +22,7 @@ type GetOptions struct {
 	// (memory bound of the reorder buffer); default 64 MiB.
 	Window int64
 	// Run is the most consecutive pieces of one shard asked of a miner in one
-	// request; default 4.
+	// request; default Config.RunPieces.
 	Run int
 }
 
@@ -107,7 +107,7 @@ func newDownload(c *Client, st *FileStat, w io.Writer, opts GetOptions) *downloa
 	d.window = int(max(1, win/m.PieceSize))
 	d.runLen = opts.Run
 	if d.runLen <= 0 {
-		d.runLen = 4
+		d.runLen = c.cfg.RunPieces
 	}
 	d.cond = sync.NewCond(&d.mu)
 	d.wcond = sync.NewCond(&d.mu)
