@@ -184,25 +184,56 @@ func TestMinerKilledMidDownload(t *testing.T) {
 	defer c.Close()
 	data := randomBytes(t, 32<<20)
 	id := put(t, c, data, 3)
+	victim := r.miners[0].svc.Addr().Peer.String()
 	var (
-		done   atomic.Int64
-		once   sync.Once
-		killed = make(chan struct{})
+		done     int64
+		killedAt int64 = -1
 	)
 	var buf bytes.Buffer
-	_, err := c.Get(context.Background(), id, &buf, user.GetOptions{Window: 8 << 20, Progress: func(n int64) {
-		if done.Add(n) > int64(len(data))/4 {
-			once.Do(func() {
-				go func() { r.miners[0].stop(); close(killed) }()
-			})
+	// The progress callback runs inside the download, so the miner is gone
+	// before another piece is fetched: the rest must come from the others.
+	res, err := c.Get(context.Background(), id, &buf, user.GetOptions{Window: 8 << 20, Progress: func(n int64) {
+		done += n
+		if killedAt < 0 && done > int64(len(data))/4 {
+			killedAt = done
+			r.miners[0].stop()
 		}
 	}})
 	if err != nil {
 		t.Fatalf("get with a miner killed mid-way: %v", err)
 	}
-	<-killed
+	if killedAt < 0 || killedAt >= int64(len(data)) {
+		t.Fatalf("the miner was not killed mid-download (at %d of %d bytes)", killedAt, len(data))
+	}
 	if !bytes.Equal(buf.Bytes(), data) {
 		t.Fatal("get returned other bytes")
+	}
+	if _, dropped := res.DroppedMiners[victim]; !dropped {
+		t.Fatalf("the killed miner was not dropped; pieces by miner: %v", res.PiecesByMiner)
+	}
+}
+
+// Every holder of a shard beyond the first window dies: the download fails
+// with ErrNoReplica instead of waiting forever.
+func TestGetFailsWhenEveryReplicaIsGone(t *testing.T) {
+	r := newRegion(t, 2)
+	c := r.client()
+	defer c.Close()
+	data := randomBytes(t, 12<<20)
+	id := put(t, c, data, 2)
+	var done int64
+	stopped := false
+	var buf bytes.Buffer
+	_, err := c.Get(context.Background(), id, &buf, user.GetOptions{Window: 4 << 20, Progress: func(n int64) {
+		done += n
+		if !stopped && done >= 1<<20 {
+			stopped = true
+			r.miners[0].stop()
+			r.miners[1].stop()
+		}
+	}})
+	if !errors.Is(err, user.ErrNoReplica) {
+		t.Fatalf("get with every miner gone: err = %v, want ErrNoReplica", err)
 	}
 }
 

@@ -147,7 +147,7 @@ func Listen(cfg Config) (*Node, error) {
 		HandshakeIdleTimeout:           cfg.DialTimeout,
 		MaxIdleTimeout:                 cfg.IdleTimeout,
 		KeepAlivePeriod:                cfg.IdleTimeout / 3,
-		MaxIncomingStreams:             1024,
+		MaxIncomingStreams:             256,
 		InitialStreamReceiveWindow:     1 << 20,
 		MaxStreamReceiveWindow:         16 << 20,
 		InitialConnectionReceiveWindow: 4 << 20,
@@ -400,7 +400,10 @@ func (n *Node) Open(ctx context.Context, to wire.NodeAddr) (*Stream, error) {
 	}
 	qs, err := c.OpenStreamSync(ctx)
 	if err != nil {
-		// The pooled connection may have died since; retry once on a fresh one.
+		if c.Context().Err() == nil {
+			return nil, fmt.Errorf("open stream to %v: %w", to.Peer.Short(), err) // the connection is fine
+		}
+		// The pooled connection died since; retry once on a fresh one.
 		n.forget(to.Peer, c)
 		if c, err = n.conn(ctx, to); err != nil {
 			return nil, err

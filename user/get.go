@@ -213,6 +213,8 @@ func (d *download) writeOut() error {
 		d.fill()
 		if d.added != before {
 			d.cond.Broadcast() // new pieces in the window
+			// A piece entering the window may have lost every holder already.
+			d.checkOrphans()
 		}
 		d.mu.Unlock()
 		for i, b := range batch {
@@ -314,6 +316,8 @@ func (d *download) fetchRun(ctx context.Context, addr wire.NodeAddr, mk sched.Mi
 		return 0, err
 	}
 	defer st.Close()
+	// Reads honour only deadlines: abort the stream when the download ends.
+	defer context.AfterFunc(cctx, st.Abort)()
 	if err := st.Send(&wire.GetPiece{Shard: d.m.ShardCID(first.shard), Index: uint32(first.index), Count: uint32(len(run))}); err != nil {
 		return 0, err
 	}

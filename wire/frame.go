@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // Version is the protocol version written in every frame.
@@ -15,6 +16,24 @@ const HeaderLen = 7
 // MaxFrame is the default limit on a frame body: one piece of the largest
 // allowed size plus room for its proof and fields.
 const MaxFrame = 1<<20 + 64<<10
+
+// BigFrame is the limit for the few messages that grow with a file (a
+// commit's receipts, a location, a listing): 64 MiB, about 100,000 shards at
+// three replicas, a 400 GiB file.
+const BigFrame = 64 << 20
+
+// LimitFor returns the body limit for a frame of type t on a node whose limit
+// for ordinary messages is limit.
+func LimitFor(t Type, limit int) int {
+	if limit <= 0 {
+		limit = MaxFrame
+	}
+	switch t {
+	case TypeCommit, TypeLocation, TypeFileList:
+		return max(limit, BigFrame)
+	}
+	return limit
+}
 
 // Message is one kind of message. Append encodes the body onto b; Decode parses
 // a whole body (and may alias it).
@@ -68,11 +87,9 @@ func ParseHeader(h [HeaderLen]byte, limit int) (Header, error) {
 	if hd.Version != Version {
 		return hd, Errorf(CodeVersion, "frame version %d, this node speaks %d", hd.Version, Version)
 	}
-	if limit <= 0 {
-		limit = MaxFrame
-	}
+	limit = LimitFor(hd.Type, limit)
 	if int64(hd.Len) > int64(limit) {
-		return hd, Errorf(CodeTooLarge, "frame of %d bytes exceeds the limit of %d", hd.Len, limit)
+		return hd, Errorf(CodeTooLarge, "%v frame of %d bytes exceeds the limit of %d", hd.Type, hd.Len, limit)
 	}
 	return hd, nil
 }
@@ -91,17 +108,33 @@ func ReadFrame(r io.Reader, buf []byte, limit int) (Header, []byte, error) {
 	if err != nil {
 		return hd, nil, err
 	}
-	if cap(buf) < int(hd.Len) {
-		buf = make([]byte, hd.Len)
-	}
-	buf = buf[:hd.Len]
-	if _, err := io.ReadFull(r, buf); err != nil {
-		if err == io.ErrUnexpectedEOF || err == io.EOF {
-			return hd, nil, fmt.Errorf("%w: truncated %v body (%d bytes announced)", ErrMalformed, hd.Type, hd.Len)
+	// The buffer grows as bytes arrive (doubling from 64 KiB), so a header
+	// announcing a large frame costs memory only once its bytes come.
+	n := int(hd.Len)
+	if cap(buf) >= n {
+		buf = buf[:n]
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return hd, nil, truncated(hd, err)
 		}
-		return hd, nil, err
+		return hd, buf, nil
+	}
+	buf = buf[:0]
+	for len(buf) < n {
+		chunk := min(n-len(buf), max(64<<10, len(buf)))
+		buf = slices.Grow(buf, chunk)
+		if _, err := io.ReadFull(r, buf[len(buf):len(buf)+chunk]); err != nil {
+			return hd, nil, truncated(hd, err)
+		}
+		buf = buf[:len(buf)+chunk]
 	}
 	return hd, buf, nil
+}
+
+func truncated(hd Header, err error) error {
+	if err == io.ErrUnexpectedEOF || err == io.EOF {
+		return fmt.Errorf("%w: truncated %v body (%d bytes announced)", ErrMalformed, hd.Type, hd.Len)
+	}
+	return err
 }
 
 // Decode parses a frame body as the message its header names.

@@ -92,6 +92,25 @@ func TestTailedFramesMatchWholeFrames(t *testing.T) {
 	}
 }
 
+func TestBigMessagesHaveTheirOwnLimit(t *testing.T) {
+	// A commit of a many-shard file is larger than an ordinary frame and passes.
+	c := &Commit{Manifest: make([]byte, 3*MaxFrame)}
+	frame := AppendFrame(nil, c)
+	if _, _, err := ReadFrame(bytes.NewReader(frame), nil, MaxFrame); err != nil {
+		t.Fatalf("big commit: %v", err)
+	}
+	// An ordinary message of that size does not.
+	p := AppendFrame(nil, &PieceData{Data: make([]byte, 3*MaxFrame)})
+	if _, _, err := ReadFrame(bytes.NewReader(p), nil, MaxFrame); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("big piece: err = %v, want ErrTooLarge", err)
+	}
+	// A header announcing a big frame whose bytes never come fails as truncated.
+	head := AppendFrame(nil, &Commit{Manifest: make([]byte, BigFrame-100)})[:HeaderLen+10]
+	if _, _, err := ReadFrame(bytes.NewReader(head), nil, MaxFrame); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("truncated big frame: err = %v", err)
+	}
+}
+
 func TestFrameLimitsAndVersions(t *testing.T) {
 	big := AppendFrame(nil, &PieceData{Data: make([]byte, 2000)})
 	if _, _, err := ReadFrame(bytes.NewReader(big), nil, 1000); !errors.Is(err, ErrTooLarge) {
