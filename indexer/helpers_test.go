@@ -160,3 +160,12 @@ func minerRecords(ks []*identity.Key, free, seq uint64) []wire.NodeRecord {
 	}
 	return out
 }
+
+// noteMiners registers miner keys with the store, as the bootstrap refresh
+// would: commits accept receipts only from known miners.
+func noteMiners(t testing.TB, s *Store, miners ...*identity.Key) {
+	t.Helper()
+	if err := s.NoteMiners(minerRecords(miners, 1<<30, 1)); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -36,7 +36,7 @@ const MaxMiners = 1 << minerBits
 func replicaBit(si int, mi uint32) uint64 { return uint64(si)<<minerBits | uint64(mi) }
 
 // errMinersFull reports a full miner table.
-var errMinersFull = fmt.Errorf("indexer: the miner table is full (%d miners); this index cannot number more", MaxMiners)
+var errMinersFull = wire.Errorf(wire.CodeUnavailable, "indexer: the miner table is full (%d miners); this index cannot number more", MaxMiners)
 
 var (
 	keyVersion = []byte("s/version")
@@ -239,6 +239,20 @@ func (s *Store) Commit(owner identity.PeerID, c *wire.Commit, now time.Time) (ci
 	if err != nil {
 		return cid.Undef, err
 	}
+	// Only miners this index has seen registered at the bootstrap may hold
+	// replicas: a receipt signed by a key nobody has heard of proves nothing
+	// and would grow the miner table without bound.
+	s.mu.RLock()
+	for i, ms := range rec.replicas {
+		for _, p := range ms {
+			if _, ok := s.byPeer[p]; !ok {
+				s.mu.RUnlock()
+				return cid.Undef, wire.Errorf(wire.CodeUnauthorized,
+					"commit: shard %d: receipt from %v, which is not a miner registered in this region", i, p)
+			}
+		}
+	}
+	s.mu.RUnlock()
 	rec.created = uint64(now.Unix())
 	if err := s.write([]fileRecord{rec}, pebble.Sync); err != nil {
 		return cid.Undef, err

@@ -18,6 +18,7 @@ func TestCommitLocateRoundTrip(t *testing.T) {
 	m := testManifest(t, 7)
 	pick := rotating(miners, 3)
 
+	noteMiners(t, s, miners...)
 	got, err := s.Commit(owner, &wire.Commit{Manifest: m.Encode(), Name: "a.txt", Receipts: signedReceipts(m, owner, pick)}, time.Unix(1000, 0))
 	if err != nil {
 		t.Fatal(err)
@@ -30,13 +31,6 @@ func TestCommitLocateRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkLocation(t, loc, m, pick)
-	for _, rs := range loc.Shards {
-		for _, r := range rs {
-			if r.Addr != "" {
-				t.Fatalf("address %q known before any miner record", r.Addr)
-			}
-		}
-	}
 	if s.Files() != 1 || s.Shards() != 7 || s.ShardRecords() != 7*3 || s.Miners() != 5 {
 		t.Fatalf("files %d shards %d records %d miners %d, want 1, 7, 21, 5", s.Files(), s.Shards(), s.ShardRecords(), s.Miners())
 	}
@@ -119,6 +113,7 @@ func TestStoreRestartKeepsEverything(t *testing.T) {
 	miners := testKeys(0, 4)
 	m1, m2 := testManifest(t, 5), testManifest(t, 3)
 	pick1, pick2 := rotating(miners, 2), rotating(miners[1:], 3)
+	noteMiners(t, s, miners...)
 	c1, err := s.Commit(owner, &wire.Commit{Manifest: m1.Encode(), Name: "one", Receipts: signedReceipts(m1, owner, pick1)}, time.Unix(100, 0))
 	if err != nil {
 		t.Fatal(err)
@@ -167,6 +162,7 @@ func TestStoreRestartKeepsEverything(t *testing.T) {
 
 	// A miner first seen after the restart gets a fresh index; old bitmaps still name the old miners.
 	newcomer := testKey(50)
+	noteMiners(t, s, newcomer)
 	m3 := testManifest(t, 2)
 	pick3 := func(int) []*identity.Key { return []*identity.Key{newcomer, miners[0]} }
 	c3, err := s.Commit(owner, &wire.Commit{Manifest: m3.Encode(), Receipts: signedReceipts(m3, owner, pick3)}, time.Now())
@@ -284,6 +280,7 @@ func TestCommitMergesReplicas(t *testing.T) {
 		return out
 	}
 
+	noteMiners(t, s, miners...)
 	c, err := s.Commit(alice, &wire.Commit{Manifest: m.Encode(), Name: "v1", Receipts: signedReceipts(m, alice, first)}, time.Unix(100, 0))
 	if err != nil {
 		t.Fatal(err)
@@ -327,6 +324,7 @@ func TestListFilesNewestFirst(t *testing.T) {
 	one := func(int) []*identity.Key { return []*identity.Key{miner} }
 	for i, name := range []string{"b", "c", "a"} {
 		m := testManifest(t, 1)
+		noteMiners(t, s, miner)
 		if _, err := s.Commit(owner, &wire.Commit{Manifest: m.Encode(), Name: name, Receipts: signedReceipts(m, owner, one)}, time.Unix(int64(100+i%2), 0)); err != nil {
 			t.Fatal(err)
 		}
@@ -344,5 +342,25 @@ func TestListFilesNewestFirst(t *testing.T) {
 	}
 	if ls, _ := s.ListFiles(owner, 2); len(ls) != 2 {
 		t.Fatalf("limit 2 gave %d", len(ls))
+	}
+}
+
+// A receipt signed by a key that never registered as a miner in this region
+// is refused, and nothing is written.
+func TestCommitRefusesUnknownMiners(t *testing.T) {
+	s := openTestStore(t, t.TempDir())
+	owner := testKey(1000).ID()
+	miners := testKeys(0, 3)
+	noteMiners(t, s, miners[:2]...)
+	m := testManifest(t, 2)
+	_, err := s.Commit(owner, &wire.Commit{Manifest: m.Encode(), Receipts: signedReceipts(m, owner, rotating(miners, 2))}, time.Unix(1, 0))
+	if !errors.Is(err, wire.ErrUnauthorized) {
+		t.Fatalf("receipt from an unregistered miner: err = %v, want ErrUnauthorized", err)
+	}
+	if _, err := s.Locate(m.CID()); !errors.Is(err, wire.ErrNotFound) {
+		t.Fatalf("refused commit left a file: %v", err)
+	}
+	if s.Miners() != 2 {
+		t.Fatalf("refused commit grew the miner table to %d", s.Miners())
 	}
 }
