@@ -29,18 +29,36 @@ func TestSeedPaperExample(t *testing.T) {
 	if !cd[1] || !cd[2] {
 		t.Fatalf("C and D got %d and %d; want 1 and 2", got["C"], got["D"])
 	}
-	// Same outcome whichever miner asks first.
-	s2 := NewRarestFirst()
-	s2.Add(1, []Miner{"A", "B", "C", "D"})
-	s2.Add(2, []Miner{"B", "C", "D"})
-	s2.Add(3, []Miner{"A", "B"})
-	s2.Add(4, []Miner{"A"})
-	if p, _ := s2.Next("B"); p != 3 {
-		t.Fatalf("B asking first got %d, want 3 (rarest it holds)", p)
+	// Same outcome whichever order the miners ask in.
+	for _, order := range permutations([]Miner{"A", "B", "C", "D"}) {
+		s := NewRarestFirst()
+		s.Add(1, []Miner{"A", "B", "C", "D"})
+		s.Add(2, []Miner{"B", "C", "D"})
+		s.Add(3, []Miner{"A", "B"})
+		s.Add(4, []Miner{"A"})
+		got := map[Miner]int{}
+		for _, m := range order {
+			got[m], _ = s.Next(m)
+		}
+		cd := map[int]bool{got["C"]: true, got["D"]: true}
+		if got["A"] != 4 || got["B"] != 3 || !cd[1] || !cd[2] {
+			t.Fatalf("order %v: got %v; want A 4, B 3, C and D 1 and 2", order, got)
+		}
 	}
-	if p, _ := s2.Next("A"); p != 4 {
-		t.Fatalf("A got %d, want 4", p)
+}
+
+func permutations(ms []Miner) [][]Miner {
+	if len(ms) <= 1 {
+		return [][]Miner{append([]Miner(nil), ms...)}
 	}
+	var out [][]Miner
+	for i := range ms {
+		rest := append(append([]Miner(nil), ms[:i]...), ms[i+1:]...)
+		for _, p := range permutations(rest) {
+			out = append(out, append([]Miner{ms[i]}, p...))
+		}
+	}
+	return out
 }
 
 func TestFailDropAndOrphans(t *testing.T) {

@@ -218,7 +218,10 @@ func (n *Node) Serve(ctx context.Context) error {
 			}
 			return fmt.Errorf("transport: accept: %w", err)
 		}
-		n.wg.Add(1)
+		if !n.track() {
+			conn.CloseWithError(0, "closing")
+			return nil
+		}
 		go func() {
 			defer n.wg.Done()
 			n.serveConn(ctx, conn)
@@ -250,7 +253,11 @@ func (n *Node) serveConn(ctx context.Context, conn *quic.Conn) {
 		if err != nil {
 			return
 		}
-		n.wg.Add(1)
+		if !n.track() {
+			qs.CancelRead(0)
+			qs.CancelWrite(0)
+			return
+		}
 		go func() {
 			defer n.wg.Done()
 			n.serveStream(ctx, &Stream{s: qs, peer: peer, n: n})
@@ -283,6 +290,18 @@ func (n *Node) serveStream(ctx context.Context, s *Stream) {
 	s.s.Close()
 	// Drain nothing more: cancel reading so the peer's extra frames are discarded.
 	s.s.CancelRead(0)
+}
+
+// track registers one more goroutine with the node unless it is closing, so
+// that Close's wait cannot race with a late Add.
+func (n *Node) track() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return false
+	}
+	n.wg.Add(1)
+	return true
 }
 
 // Close stops the listener, closes every connection and waits for handlers.
