@@ -15,7 +15,7 @@ import (
 )
 
 // startDevnet starts a region of real processes and returns its dir and client config.
-func startDevnet(t *testing.T, miners string) (string, string) {
+func startDevnet(t *testing.T, miners string, clientTOML string) (string, string) {
 	t.Helper()
 	dir := t.TempDir()
 	if _, stderr, err := ppstore(t, "devnet", "start", "--dir", dir, "--miners", miners, "--bin", binDir, "--capacity", "1GiB", "--metrics=false"); err != nil {
@@ -23,12 +23,11 @@ func startDevnet(t *testing.T, miners string) (string, string) {
 	}
 	t.Cleanup(func() { ppstore(t, "devnet", "stop", "--dir", dir) })
 	cfg := filepath.Join(dir, "client.toml")
-	// Short timeouts so that a dead miner is noticed quickly.
 	f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.WriteString("piece_timeout = \"3s\"\ntimeout = \"10s\"\n")
+	f.WriteString(clientTOML)
 	f.Close()
 	return dir, cfg
 }
@@ -80,7 +79,8 @@ func minerPID(t *testing.T, dir, name string) int {
 }
 
 func TestMinerSIGKILLedMidDownload(t *testing.T) {
-	dir, cfg := startDevnet(t, "4")
+	// A short piece timeout so that the dead miner is noticed quickly.
+	dir, cfg := startDevnet(t, "4", "piece_timeout = \"3s\"\n")
 	data := make([]byte, 48<<20)
 	rand.Read(data)
 	in := filepath.Join(t.TempDir(), "in.bin")
@@ -104,12 +104,15 @@ func TestMinerSIGKILLedMidDownload(t *testing.T) {
 }
 
 func TestMinerSIGKILLedMidUpload(t *testing.T) {
-	dir, cfg := startDevnet(t, "5")
+	// Default timeouts: the miner before the dead one must notice first.
+	dir, cfg := startDevnet(t, "5", "")
 	data := make([]byte, 64<<20)
 	rand.Read(data)
 	in := filepath.Join(t.TempDir(), "in.bin")
 	os.WriteFile(in, data, 0o600)
+	start := time.Now()
 	out, stderr, err := runKilling(t, minerPID(t, dir, "miner-2"), "put", "--config", cfg, "--replicas", "3", in)
+	t.Logf("put took %v with miner-2 killed", time.Since(start).Round(time.Millisecond))
 	if err != nil {
 		// Failing is allowed, but clearly, and with nothing recorded.
 		t.Logf("put failed: %v\n%s", err, stderr)

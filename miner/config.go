@@ -40,7 +40,7 @@ type Config struct {
 
 const (
 	defaultDialTimeout   = 5 * time.Second
-	defaultIdleTimeout   = 10 * time.Second
+	defaultIdleTimeout   = 5 * time.Second
 	defaultResultTimeout = 15 * time.Second
 )
 

@@ -139,7 +139,7 @@ func TestDownstreamDown(t *testing.T) {
 			t.Fatalf("failures %+v", res.Failures)
 		}
 		checkFailure(t, res.Failures[0], m2, wire.CodeUnavailable, "")
-		checkFailure(t, res.Failures[1], m3, wire.CodeUnavailable, "not reached")
+		checkFailure(t, res.Failures[1], m3, wire.CodeSkipped, "not reached")
 		checkServes(t, cli, m1, sh)
 	})
 	t.Run("third of three", func(t *testing.T) {
@@ -196,7 +196,7 @@ func TestDiskFull(t *testing.T) {
 			t.Fatalf("failures %+v", res.Failures)
 		}
 		checkFailure(t, res.Failures[0], m2, wire.CodeNoSpace, "disk full")
-		checkFailure(t, res.Failures[1], m3, wire.CodeUnavailable, "not reached")
+		checkFailure(t, res.Failures[1], m3, wire.CodeSkipped, "not reached")
 		nothingKept(t, sh, m2, m3)
 	})
 }

@@ -222,7 +222,7 @@ func chainFailures(chain []wire.NodeAddr, code wire.Code, msg string) []wire.Hop
 			out = append(out, wire.HopFailure{Peer: a.Peer, Code: code, Message: msg})
 			continue
 		}
-		out = append(out, wire.HopFailure{Peer: a.Peer, Code: wire.CodeUnavailable,
+		out = append(out, wire.HopFailure{Peer: a.Peer, Code: wire.CodeSkipped,
 			Message: fmt.Sprintf("not reached: upstream hop %s failed", chain[0].Peer.Short())})
 	}
 	return out

@@ -54,7 +54,7 @@ type Config struct {
 	MaxFrame       int           // largest frame body accepted; default wire.MaxFrame
 	RequestTimeout time.Duration // default deadline of one request; default 30s
 	DialTimeout    time.Duration // default 5s
-	IdleTimeout    time.Duration // QUIC idle timeout; default 30s
+	IdleTimeout    time.Duration // QUIC idle timeout (a silent peer is dead after it); default 10s
 	Logger         *slog.Logger  // default: discard
 }
 
@@ -72,7 +72,7 @@ func (c *Config) ensureDefaults() {
 		c.DialTimeout = 5 * time.Second
 	}
 	if c.IdleTimeout <= 0 {
-		c.IdleTimeout = 30 * time.Second
+		c.IdleTimeout = 10 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -51,6 +51,7 @@ func (c *Client) Put(ctx context.Context, r io.Reader, opts PutOptions) (cid.Cid
 		mu       sync.Mutex
 		receipts [][]wire.Receipt
 	)
+	bad := &badMiners{m: map[identity.PeerID]bool{}}
 	g, gctx := errgroup.WithContext(ctx)
 	shards := make(chan *shard.Shard, c.cfg.Uploads)
 	g.Go(func() error {
@@ -73,7 +74,7 @@ func (c *Client) Put(ctx context.Context, r io.Reader, opts PutOptions) (cid.Cid
 	for w := 0; w < c.cfg.Uploads; w++ {
 		g.Go(func() error {
 			for s := range shards {
-				rs, err := c.storeShard(gctx, s, params.WithDefaults().PieceSize, replicas, progress)
+				rs, err := c.storeShard(gctx, s, params.WithDefaults().PieceSize, replicas, progress, bad)
 				if err != nil {
 					return fmt.Errorf("shard %d (%v): %w", s.Index, s.CID(), err)
 				}
@@ -109,7 +110,7 @@ func (c *Client) Put(ctx context.Context, r io.Reader, opts PutOptions) (cid.Cid
 
 // storeShard places and uploads one shard until it has the wanted number of
 // replicas with valid receipts.
-func (c *Client) storeShard(ctx context.Context, s *shard.Shard, pieceSize int64, replicas int, progress func(int64)) ([]wire.Receipt, error) {
+func (c *Client) storeShard(ctx context.Context, s *shard.Shard, pieceSize int64, replicas int, progress func(int64), bad *badMiners) ([]wire.Receipt, error) {
 	var (
 		got     []wire.Receipt
 		have    = map[identity.PeerID]bool{}
@@ -119,7 +120,8 @@ func (c *Client) storeShard(ctx context.Context, s *shard.Shard, pieceSize int64
 	for attempt := 0; attempt < maxAttempts && len(got) < replicas; attempt++ {
 		need := replicas - len(got)
 		var pl wire.Placement
-		err := c.callIndexer(ctx, &wire.Place{Replicas: uint8(need), ShardSize: uint64(len(s.Data)), Count: 1, Exclude: append(exclude, keys(have)...)}, &pl)
+		avoid := append(append(bad.list(), exclude...), keys(have)...)
+		err := c.callIndexer(ctx, &wire.Place{Replicas: uint8(need), ShardSize: uint64(len(s.Data)), Count: 1, Exclude: avoid}, &pl)
 		if err != nil {
 			if lastErr != nil {
 				return nil, fmt.Errorf("%w (after: %v)", err, lastErr)
@@ -135,6 +137,7 @@ func (c *Client) storeShard(ctx context.Context, s *shard.Shard, pieceSize int64
 			// The first miner failed: nothing reached the others through it.
 			c.log.Warn("upload failed; re-placing", "shard", s.Index, "miner", chain[0].Peer.Short(), "err", err)
 			exclude = append(exclude, chain[0].Peer)
+			bad.add(chain[0].Peer)
 			lastErr = err
 			continue
 		}
@@ -152,6 +155,9 @@ func (c *Client) storeShard(ctx context.Context, s *shard.Shard, pieceSize int64
 		}
 		for _, f := range res.Failures {
 			exclude = append(exclude, f.Peer)
+			if f.Code != wire.CodeSkipped { // a hop not reached says nothing about its miner
+				bad.add(f.Peer)
+			}
 			lastErr = fmt.Errorf("miner %s: %v", f.Peer.Short(), &wire.Error{Code: f.Code, Message: f.Message})
 			c.log.Warn("replica failed; re-placing", "shard", s.Index, "miner", f.Peer.Short(), "code", f.Code, "msg", f.Message)
 		}
@@ -160,6 +166,26 @@ func (c *Client) storeShard(ctx context.Context, s *shard.Shard, pieceSize int64
 		return nil, fmt.Errorf("only %d of %d replicas stored after %d attempts: %w", len(got), replicas, maxAttempts, lastErr)
 	}
 	return got, nil
+}
+
+// badMiners are the miners that failed during one put; later shards of the
+// same put are not placed on them (the bootstrap still lists a miner that died
+// until its record expires).
+type badMiners struct {
+	mu sync.Mutex
+	m  map[identity.PeerID]bool
+}
+
+func (b *badMiners) add(p identity.PeerID) {
+	b.mu.Lock()
+	b.m[p] = true
+	b.mu.Unlock()
+}
+
+func (b *badMiners) list() []identity.PeerID {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return keys(b.m)
 }
 
 // and is a tiny helper so only the first copy of a shard counts as progress.
@@ -214,6 +240,10 @@ func (c *Client) uploadChain(ctx context.Context, s *shard.Shard, pieceSize int6
 	if err := st.Send(hdr); err != nil {
 		return nil, err
 	}
+	// A miner of the chain that dies stalls the miners before it for their own
+	// piece timeout (5 s) before they drop it and go on; piece_timeout (10 s
+	// by default) must stay above that, so that a dead miner further down is
+	// not blamed on the first.
 	pieceWait := time.Duration(c.cfg.PieceTimeout)
 	for i := range s.Pieces {
 		p := s.Piece(i, pieceSize)

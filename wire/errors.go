@@ -20,13 +20,14 @@ const (
 	CodeVersion      Code = 9  // unsupported protocol version
 	CodeDeadline     Code = 10 // the request ran out of time
 	CodeConflict     Code = 11 // the request contradicts stored state
+	CodeSkipped      Code = 12 // not attempted: an earlier hop of a chain failed
 )
 
 var codeNames = map[Code]string{
 	CodeInternal: "internal", CodeBadRequest: "bad request", CodeNotFound: "not found",
 	CodeCorrupt: "corrupt data", CodeNoSpace: "no space", CodeUnauthorized: "unauthorized",
 	CodeTooLarge: "too large", CodeUnavailable: "unavailable", CodeVersion: "unsupported version",
-	CodeDeadline: "deadline exceeded", CodeConflict: "conflict",
+	CodeDeadline: "deadline exceeded", CodeConflict: "conflict", CodeSkipped: "skipped",
 }
 
 func (c Code) String() string {
@@ -71,6 +72,7 @@ var (
 	ErrVersion      = &Error{Code: CodeVersion}
 	ErrDeadline     = &Error{Code: CodeDeadline}
 	ErrConflict     = &Error{Code: CodeConflict}
+	ErrSkipped      = &Error{Code: CodeSkipped}
 )
 
 // Errorf makes an *Error with a code and a formatted message.
