@@ -45,8 +45,13 @@ func (c *Client) Get(ctx context.Context, file cid.Cid, w io.Writer, opts GetOpt
 	if err != nil {
 		return nil, err
 	}
+	return c.Fetch(ctx, st, w, opts)
+}
+
+// Fetch is Get for a file already located with Stat.
+func (c *Client) Fetch(ctx context.Context, st *FileStat, w io.Writer, opts GetOptions) (*GetResult, error) {
 	d := newDownload(c, st, w, opts)
-	err = d.run(ctx)
+	err := d.run(ctx)
 	res := &GetResult{Stat: st, PiecesByMiner: map[string]int{}, DroppedMiners: map[string]error{}}
 	d.mu.Lock()
 	for mk, n := range d.byMiner {

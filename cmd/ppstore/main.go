@@ -18,6 +18,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ipfs/go-cid"
 	"github.com/ppstore/ppstore/config"
 	"github.com/ppstore/ppstore/daemon"
 	"github.com/ppstore/ppstore/devnet"
@@ -215,18 +216,7 @@ func cmdGet(ctx context.Context, global string, args []string) error {
 	out := fs.String("o", "", "write to FILE instead of stdout")
 	quiet := fs.Bool("q", false, "no progress bar")
 	stats := fs.Bool("stats", false, "print transfer statistics to stderr")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return errors.New("usage: ppstore get CID [-o FILE]")
-	}
-	id, err := user.ParseFileCID(pos[0])
-	if err != nil {
-		return err
-	}
-	c, err := openClient(ctx, configPath(*cfgPath, global), *verbose)
+	id, c, err := cidAndClient(ctx, fs, args, "usage: ppstore get CID [-o FILE]", cfgPath, global, verbose)
 	if err != nil {
 		return err
 	}
@@ -263,7 +253,7 @@ func cmdGet(ctx context.Context, global string, args []string) error {
 		bar = progress.New(os.Stderr, "get", st.Size)
 	}
 	start := time.Now()
-	res, err := c.Get(ctx, id, w, user.GetOptions{Progress: bar.Add})
+	res, err := c.Fetch(ctx, st, w, user.GetOptions{Progress: bar.Add})
 	if err != nil {
 		if tmp != nil {
 			tmp.Close()
@@ -287,21 +277,31 @@ func cmdGet(ctx context.Context, global string, args []string) error {
 	return nil
 }
 
-func cmdStat(ctx context.Context, global string, args []string) error {
-	fs, cfgPath, verbose := newFlags("stat")
-	asJSON := fs.Bool("json", false, "print JSON")
+// cidAndClient parses the one CID argument of a command and opens the client.
+// The flags are read when the returned client is opened, after parsing.
+func cidAndClient(ctx context.Context, fs *flag.FlagSet, args []string, usage string, cfgFlag *string, global string, verbose *bool) (cid.Cid, *user.Client, error) {
 	pos, err := parse(fs, args)
 	if err != nil {
-		return err
+		return cid.Undef, nil, err
 	}
 	if len(pos) != 1 {
-		return errors.New("usage: ppstore stat CID [--json]")
+		return cid.Undef, nil, errors.New(usage)
 	}
 	id, err := user.ParseFileCID(pos[0])
 	if err != nil {
-		return err
+		return cid.Undef, nil, err
 	}
-	c, err := openClient(ctx, configPath(*cfgPath, global), *verbose)
+	c, err := openClient(ctx, configPath(*cfgFlag, global), *verbose)
+	if err != nil {
+		return cid.Undef, nil, err
+	}
+	return id, c, nil
+}
+
+func cmdStat(ctx context.Context, global string, args []string) error {
+	fs, cfgPath, verbose := newFlags("stat")
+	asJSON := fs.Bool("json", false, "print JSON")
+	id, c, err := cidAndClient(ctx, fs, args, "usage: ppstore stat CID [--json]", cfgPath, global, verbose)
 	if err != nil {
 		return err
 	}
