@@ -411,8 +411,6 @@ func (s *store) addOwnerLocked(c cid.Cid, root shard.Digest, owner identity.Peer
 	return rec, nil
 }
 
-// readPiece reads piece i of a stored shard into buf, which must have the
-// piece's length. It does not check the bytes against their digest.
 // openShard opens a stored shard's file for reading.
 func (s *store) openShard(c cid.Cid, root shard.Digest) (*os.File, error) {
 	f, err := os.Open(s.shardPath(root))
@@ -420,18 +418,6 @@ func (s *store) openShard(c cid.Cid, root shard.Digest) (*os.File, error) {
 		return nil, wire.Errorf(wire.CodeInternal, "%s: shard %v: %v", s.name, c, err)
 	}
 	return f, nil
-}
-
-func (s *store) readPiece(c cid.Cid, root shard.Digest, rec *record, i int, buf []byte) error {
-	f, err := os.Open(s.shardPath(root))
-	if err != nil {
-		return wire.Errorf(wire.CodeInternal, "%s: shard %v: %v", s.name, c, err)
-	}
-	defer f.Close()
-	if _, err := f.ReadAt(buf, int64(i)*rec.pieceSize); err != nil {
-		return wire.Errorf(wire.CodeInternal, "%s: read piece %d of %v: %v", s.name, i, c, err)
-	}
-	return nil
 }
 
 func syncDir(dir string) error {

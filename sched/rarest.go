@@ -12,11 +12,6 @@
 // keeps the wanted set to a window of a few hundred pieces.
 package sched
 
-import "errors"
-
-// ErrNoHolder reports pieces that no reachable miner holds any more.
-var ErrNoHolder = errors.New("sched: no reachable miner holds the piece")
-
 // Miner names a tunnel; the downloader uses peer IDs rendered as strings.
 type Miner string
 

@@ -132,7 +132,11 @@ func (c *Client) storeShard(ctx context.Context, s *shard.Shard, pieceSize int64
 			return nil, fmt.Errorf("indexer placed the shard on %v, asked for one chain of %d", pl.Chains, need)
 		}
 		chain := pl.Chains[0]
-		res, err := c.uploadChain(ctx, s, pieceSize, chain, progressFn(progress).and(attempt == 0))
+		up := progress // only the first attempt's bytes count as progress
+		if attempt > 0 {
+			up = func(int64) {}
+		}
+		res, err := c.uploadChain(ctx, s, pieceSize, chain, up)
 		if err != nil {
 			// The first miner failed: nothing reached the others through it.
 			c.log.Warn("upload failed; re-placing", "shard", s.Index, "miner", chain[0].Peer.Short(), "err", err)
@@ -187,16 +191,6 @@ func (b *badMiners) list() []identity.PeerID {
 	defer b.mu.Unlock()
 	return keys(b.m)
 }
-
-// and is a tiny helper so only the first copy of a shard counts as progress.
-func (f progressFn) and(b bool) progressFn {
-	if b {
-		return f
-	}
-	return func(int64) {}
-}
-
-type progressFn func(int64)
 
 func keys(m map[identity.PeerID]bool) []identity.PeerID {
 	out := make([]identity.PeerID, 0, len(m))
