@@ -622,3 +622,44 @@ func TestGetPieceRange(t *testing.T) {
 		t.Fatalf("range past the end: err = %v", err)
 	}
 }
+
+// One peer may hold at most MaxUploadsPerPeer uploads open at a miner; the
+// next is refused as unavailable while other peers are still served.
+func TestUploadsPerPeerAreBounded(t *testing.T) {
+	m := startMiner(t, "", nil)
+	greedy, other := newClient(t), newClient(t)
+	ctx := context.Background()
+	var held []*transport.Stream
+	defer func() {
+		for _, s := range held {
+			s.Abort()
+		}
+	}()
+	for i := 0; i < MaxUploadsPerPeer; i++ {
+		sh := makeShard(t, 10<<10, testPieceSize)
+		s, err := greedy.Open(ctx, m.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Send(header(sh, testPieceSize, greedy.ID(), nil)); err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, s)
+	}
+	// The miner takes the headers asynchronously: poll until the next is refused.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		sh := makeShard(t, 10<<10, testPieceSize)
+		_, err := put(ctx, greedy, m.Addr(), sh, nil, defaultPut(testPieceSize))
+		if errors.Is(err, wire.ErrUnavailable) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("upload %d from one peer: err = %v, want ErrUnavailable", MaxUploadsPerPeer+1, err)
+		}
+	}
+	sh := makeShard(t, 10<<10, testPieceSize)
+	if _, err := put(ctx, other, m.Addr(), sh, nil, defaultPut(testPieceSize)); err != nil {
+		t.Fatalf("another peer was refused too: %v", err)
+	}
+}

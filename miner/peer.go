@@ -31,6 +31,9 @@ type Peer struct {
 	node    *transport.Node
 	reg     *discover.Registrar // nil until seeds are known, or without any bootstrap
 
+	uploadsMu sync.Mutex
+	uploads   map[identity.PeerID]int // uploads in progress per sending peer
+
 	closeOnce sync.Once
 	closeErr  error
 }

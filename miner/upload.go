@@ -46,6 +46,11 @@ func (p *Peer) handleStoreShard(ctx context.Context, s *transport.Stream, m wire
 	if !ok {
 		return wire.Errorf(wire.CodeBadRequest, "unexpected %v", m.Type())
 	}
+	if !p.beginUpload(s.Peer()) {
+		p.metrics.storeFailures.WithLabelValues(wire.CodeUnavailable.String()).Inc()
+		return wire.Errorf(wire.CodeUnavailable, "miner %s: already %d uploads from %s in progress; retry later", p.short, MaxUploadsPerPeer, s.Peer().Short())
+	}
+	defer p.endUpload(s.Peer())
 	res, err := p.storeShard(ctx, s, req)
 	if err != nil {
 		we := wire.ToError(err)
@@ -57,6 +62,31 @@ func (p *Peer) handleStoreShard(ctx context.Context, s *transport.Stream, m wire
 		return fmt.Errorf("miner %s: answer upload of %v: %w", p.short, req.Shard, err)
 	}
 	return nil
+}
+
+// MaxUploadsPerPeer bounds the uploads one peer may have in progress at a
+// miner, so that one peer cannot hold all of its memory and free space.
+const MaxUploadsPerPeer = 32
+
+func (p *Peer) beginUpload(from identity.PeerID) bool {
+	p.uploadsMu.Lock()
+	defer p.uploadsMu.Unlock()
+	if p.uploads == nil {
+		p.uploads = map[identity.PeerID]int{}
+	}
+	if p.uploads[from] >= MaxUploadsPerPeer {
+		return false
+	}
+	p.uploads[from]++
+	return true
+}
+
+func (p *Peer) endUpload(from identity.PeerID) {
+	p.uploadsMu.Lock()
+	defer p.uploadsMu.Unlock()
+	if p.uploads[from]--; p.uploads[from] <= 0 {
+		delete(p.uploads, from)
+	}
 }
 
 func (p *Peer) storeShard(ctx context.Context, s *transport.Stream, req *wire.StoreShard) (*wire.StoreResult, error) {
