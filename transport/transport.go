@@ -543,28 +543,32 @@ func (s *Stream) SetReadBuffer(buf []byte) { s.rbuf = buf[:0] }
 // Recv reads and decodes one frame. The message may alias an internal buffer
 // that the next Recv reuses. A clean end of stream is io.EOF.
 func (s *Stream) Recv() (wire.Message, error) {
+	hd, body, err := s.readFrame()
+	if err != nil {
+		return nil, err
+	}
+	return wire.Decode(hd, body)
+}
+
+// readFrame reads one frame into the stream's buffer (kept if it grew) and counts it.
+func (s *Stream) readFrame() (wire.Header, []byte, error) {
 	hd, body, err := wire.ReadFrame(s.s, s.rbuf, s.n.cfg.MaxFrame)
 	if body != nil && cap(body) > cap(s.rbuf) {
 		s.rbuf = body[:0]
 	}
-	if err != nil {
-		return nil, err
+	if err == nil {
+		s.n.recv.Add(uint64(wire.HeaderLen + len(body)))
 	}
-	s.n.recv.Add(uint64(wire.HeaderLen + len(body)))
-	return wire.Decode(hd, body)
+	return hd, body, err
 }
 
 // Expect reads one frame into m. A wire.Error frame is returned as the error;
 // any other type is a protocol error.
 func (s *Stream) Expect(m wire.Message) error {
-	hd, body, err := wire.ReadFrame(s.s, s.rbuf, s.n.cfg.MaxFrame)
-	if body != nil && cap(body) > cap(s.rbuf) {
-		s.rbuf = body[:0]
-	}
+	hd, body, err := s.readFrame()
 	if err != nil {
 		return fmt.Errorf("read %v from %v: %w", m.Type(), s.peer.Short(), err)
 	}
-	s.n.recv.Add(uint64(wire.HeaderLen + len(body)))
 	switch hd.Type {
 	case m.Type():
 		return m.Decode(body)

@@ -311,9 +311,7 @@ func cmdStat(ctx context.Context, global string, args []string) error {
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(st)
+		return printJSON(st)
 	}
 	fmt.Printf("cid     %s\nsize    %d (%s)\nshards  %d\n", st.CID, st.Size, progress.Size(st.Size), len(st.Shards))
 	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
@@ -355,9 +353,7 @@ func cmdLs(ctx context.Context, global string, args []string) error {
 		for _, f := range files {
 			out = append(out, entry{f.CID.String(), f.Name, f.Size, time.Unix(int64(f.Created), 0).UTC().Format(time.RFC3339)})
 		}
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return printJSON(out)
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
 	for _, f := range files {
@@ -426,22 +422,7 @@ func cmdDevnet(ctx context.Context, args []string) error {
 			return err
 		}
 		if *asJSON {
-			type row struct {
-				Role    string `json:"role"`
-				Name    string `json:"name"`
-				Peer    string `json:"peer"`
-				Addr    string `json:"addr"`
-				PID     int    `json:"pid"`
-				Running bool   `json:"running"`
-				Metrics string `json:"metrics,omitempty"`
-			}
-			out := []row{}
-			for _, s := range sts {
-				out = append(out, row{s.Role, s.Name, s.Peer, s.Addr, s.PID, s.Running, s.Metrics})
-			}
-			enc := json.NewEncoder(os.Stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(out)
+			return printJSON(sts) // devnet.Status carries the JSON field names
 		}
 		tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "NAME\tROLE\tPID\tSTATE\tADDR\tPEER\tMETRICS")
@@ -470,4 +451,10 @@ func printStats(c *user.Client, what string, start time.Time) {
 	st := c.Stats()
 	fmt.Fprintf(os.Stderr, "stats: op=%s elapsed_s=%.3f stream_bytes_sent=%d stream_bytes_recv=%d\n",
 		what, time.Since(start).Seconds(), st.StreamBytesSent, st.StreamBytesRecv)
+}
+
+func printJSON(v any) error {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
