@@ -419,10 +419,11 @@ func (n *Node) Open(ctx context.Context, to wire.NodeAddr) (*Stream, error) {
 	}
 	qs, err := c.OpenStreamSync(ctx)
 	if err != nil {
-		if c.Context().Err() == nil {
+		if c.Context().Err() == nil && !connGone(err) {
 			return nil, fmt.Errorf("open stream to %v: %w", to.Peer.Short(), err) // the connection is fine
 		}
-		// The pooled connection died since; retry once on a fresh one.
+		// The pooled connection died since (its context may be cancelled a
+		// moment after streams already fail); retry once on a fresh one.
 		n.forget(to.Peer, c)
 		if c, err = n.conn(ctx, to); err != nil {
 			return nil, err
