@@ -73,11 +73,22 @@ else
 fi
 wire_bytes() { "${in_ns[@]}" iptables -L PPBENCH -v -n -x | awk '/RETURN/ {print $2}'; }
 
+# CPU seconds (user+system) used so far by the region's daemons, and by a pid.
+tck=$(getconf CLK_TCK)
+pid_cpu() { awk -v t="$tck" '{printf "%.2f", ($14+$15)/t}' "/proc/$1/stat"; }
+daemons_cpu() { for f in "$region"/*/pid; do pid_cpu "$(cat "$f")"; echo; done | awk '{s+=$1} END {printf "%.2f", s}'; }
+# CPU seconds of this script's finished children (commands run here are
+# finished when their output has been read).
+done_cpu() { awk -v t="$tck" '{printf "%.2f", ($16+$17)/t}' /proc/$$/stat; }
+since() { awk -v a="$1" -v b="$(done_cpu)" 'BEGIN {printf "%.2f", b-a}'; }
+
 size=$((SIZE_MIB << 20))
-declare -A T S W
+declare -A T S W C
 for r in 1 3; do
   [ "$wire" = 1 ] && "${in_ns[@]}" iptables -Z PPBENCH
+  d0=$(daemons_cpu); c0=$(done_cpu)
   line=$(run_client put --config "$work/client.toml" --replicas $r -q --stats "$work/file.bin" 2>&1 >"$work/cid.$r" | grep '^stats:')
+  C[$r]=$(awk -v a="$(since "$c0")" -v d0="$d0" -v d1="$(daemons_cpu)" 'BEGIN {printf "%.2f", a+d1-d0}')
   T[$r]=$(sed 's/.*elapsed_s=\([0-9.]*\).*/\1/' <<<"$line")
   S[$r]=$(sed 's/.*stream_bytes_sent=\([0-9]*\).*/\1/' <<<"$line")
   W[$r]=$([ "$wire" = 1 ] && wire_bytes || echo 0)
@@ -91,20 +102,29 @@ sync # let the puts' writeback finish before timing reads
 qport=$((20000 + RANDOM % 20000))
 "$bin/quicraw" serve -addr $host:$qport & qpid=$!
 sleep 0.3
-ratios=()
+ratios=(); rawcpu=(); getcpu=()
 for i in $(seq "$ROUNDS"); do
+  d0=$(daemons_cpu); c0=$(done_cpu)
   gline=$(run_client get --config "$work/client.toml" -q --stats "$cid" -o /dev/null 2>&1 | grep 'op=get')
+  getcpu+=("$(awk -v a="$(since "$c0")" -v d0="$d0" -v d1="$(daemons_cpu)" 'BEGIN {printf "%.2f", a+d1-d0}')")
   g=$(sed 's/.*elapsed_s=\([0-9.]*\).*/\1/' <<<"$gline")
+  q0=$(pid_cpu "$qpid"); c0=$(done_cpu)
   q=$("${in_ns[@]}" "$bin/quicraw" fetch -addr $host:$qport -size "${SIZE_MIB}MiB" | awk '{print $6}')
+  rawcpu+=("$(awk -v r="$(since "$c0")" -v a="$q0" -v b="$(pid_cpu "$qpid")" 'BEGIN {printf "%.2f %.2f", b-a, r}')")
   gmb=$(awk -v s="$size" -v t="$g" 'BEGIN {printf "%.1f", s/t/1e6}')
   echo "round $i: get ${gmb} MB/s, raw quic-go stream ${q} MB/s" >&2
   ratios+=("$(awk -v a="$gmb" -v b="$q" 'BEGIN {printf "%.3f %s %s", a/b, a, b}')")
 done
 read -r gratio gmb qmb < <(printf '%s\n' "${ratios[@]}" | sort -n | sed -n "$(( (ROUNDS + 1) / 2 ))p")
+# The raw stream's sender and receiver CPU seconds (mean over the rounds): what
+# quic-go alone costs to send and to receive SIZE on this machine.
+read -r rsend rrecv < <(printf '%s\n' "${rawcpu[@]}" | awk '{s+=$1; r+=$2} END {printf "%.2f %.2f\n", s/NR, r/NR}')
+gcpu=$(printf '%s\n' "${getcpu[@]}" | awk '{s+=$1} END {printf "%.2f", s/NR}')
 
 {
 echo "transfer benchmark $(date -u +%FT%TZ) on $(nproc) cores; file ${SIZE_MIB} MiB; ${MINERS} miners; client uplink ${UPLINK:-unshaped loopback}"
-awk -v s="$size" -v t1="${T[1]}" -v t3="${T[3]}" -v s1="${S[1]}" -v s3="${S[3]}" -v w1="${W[1]}" -v w3="${W[3]}" -v wire="$wire" -v gr="$gratio" -v gmb="$gmb" -v qmb="$qmb" -v rounds="$ROUNDS" 'BEGIN {
+awk -v s="$size" -v t1="${T[1]}" -v t3="${T[3]}" -v s1="${S[1]}" -v s3="${S[3]}" -v w1="${W[1]}" -v w3="${W[3]}" -v wire="$wire" -v gr="$gratio" -v gmb="$gmb" -v qmb="$qmb" -v rounds="$ROUNDS" \
+    -v c1="${C[1]}" -v c3="${C[3]}" -v rsend="$rsend" -v rrecv="$rrecv" -v gcpu="$gcpu" -v ncpu="$(nproc)" 'BEGIN {
   printf "put R=1: %.2f s  stream bytes %.4f x size  wire bytes %s\n", t1, s1/s, (wire ? sprintf("%.4f x size", w1/s) : "n/a")
   printf "put R=3: %.2f s  stream bytes %.4f x size  wire bytes %s\n", t3, s3/s, (wire ? sprintf("%.4f x size", w3/s) : "n/a")
   printf "target: R=3 stream bytes <= 1.02 x size:   %.4f  %s\n", s3/s, (s3/s <= 1.02 ? "PASS" : "FAIL")
@@ -113,8 +133,14 @@ awk -v s="$size" -v t1="${T[1]}" -v t3="${T[3]}" -v s1="${S[1]}" -v s3="${S[3]}"
     printf "target: R=3 wire bytes <= 1.02 x R=1 wire: %.4f  %s\n", w3/w1, (w3/w1 <= 1.02 ? "PASS" : "FAIL")
   }
   printf "target: R=3 time <= 1.3 x R=1 time:        %.3f  %s\n", t3/t1, (t3/t1 <= 1.3 ? "PASS" : "FAIL")
+  printf "cpu: put R=1 %.1f s, R=3 %.1f s (client + daemons); raw quic-go stream: send %.1f s, receive %.1f s\n", c1, c3, rsend, rrecv
+  # R=3 moves each byte over QUIC two more times than R=1 (two more receives,
+  # two more sends). Even at the bare quic-go cost of those, all cores busy:
+  floor = (c1 + 2 * (rsend + rrecv)) / (ncpu * t1)
+  printf "floor: R=3 time >= (cpu R=1 + 2 x (raw send + raw receive)) / %d cores = %.2f x R=1 time\n", ncpu, floor
   printf "get (median of %d rounds): %.1f MB/s; raw quic-go stream %.1f MB/s in the same round\n", rounds, gmb, qmb
   printf "target: get >= 0.70 x raw stream:          %.3f  %s\n", gr, (gr >= 0.70 ? "PASS" : "FAIL")
+  printf "cpu: get %.1f s (client + daemons), raw quic-go stream %.1f s (send + receive), mean of the rounds\n", gcpu, rsend + rrecv
 }'
 } | tee "$report"
 echo "report: $report"
