@@ -289,7 +289,9 @@ func (s *store) release(size int64) {
 // CodeNoSpace, anything else CodeInternal.
 func (s *store) ioError(what string, c cid.Cid, err error) error {
 	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
-		return wire.Errorf(wire.CodeNoSpace, "%s: disk full: cannot %s shard %v: %v; free disk space or lower capacity", s.name, what, c, err)
+		// The peer learns the disk is full; the path is for the operator.
+		s.log.Warn("disk full", "op", what, "shard", c, "err", err)
+		return wire.Errorf(wire.CodeNoSpace, "%s: disk full: cannot %s shard %v; free disk space or lower capacity", s.name, what, c)
 	}
 	return wire.Errorf(wire.CodeInternal, "%s: cannot %s shard %v: %v", s.name, what, c, err)
 }

@@ -280,9 +280,16 @@ func (n *Node) serveStream(ctx context.Context, s *Stream) {
 		}
 	}
 	if err != nil {
-		n.reqErrs.Add(1)
+		ref := n.reqErrs.Add(1)
 		we := wire.ToError(err)
-		n.cfg.Logger.Debug("request failed", "peer", s.peer.Short(), "err", we)
+		if we.Code == wire.CodeInternal {
+			// An internal failure's text is for this node's operator (it may
+			// name files and hosts); the peer gets a reference into the log.
+			n.cfg.Logger.Warn("request failed", "peer", s.peer.Short(), "ref", ref, "err", err)
+			we = wire.Errorf(wire.CodeInternal, "internal error at %v (ref %d in its log)", n.ID().Short(), ref)
+		} else {
+			n.cfg.Logger.Debug("request failed", "peer", s.peer.Short(), "err", we)
+		}
 		if sendErr := s.Send(we); sendErr != nil {
 			s.s.CancelWrite(1)
 		}

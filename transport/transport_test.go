@@ -4,6 +4,11 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -103,6 +108,48 @@ func TestRemoteErrorsKeepTheirCode(t *testing.T) {
 	if !errors.Is(err, wire.ErrBadRequest) {
 		t.Fatalf("unhandled type: err = %v, want ErrBadRequest", err)
 	}
+}
+
+func TestInternalErrorTextStaysLocal(t *testing.T) {
+	var logged strings.Builder
+	var mu sync.Mutex
+	k, _ := identity.Generate()
+	srv, err := Listen(Config{Key: k, Logger: slog.New(slog.NewTextHandler(lockedWriter{&mu, &logged}, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	srv.Handle(wire.TypePing, func(context.Context, *Stream, wire.Message) error {
+		return fmt.Errorf("open /srv/ppstore/secret/shards/ab/cd: input/output error")
+	})
+	go srv.Serve(context.Background())
+	cli := newNode(t, nil)
+	err = cli.Call(context.Background(), srv.Self(), &wire.Ping{}, &wire.Pong{})
+	if !errors.Is(err, wire.ErrInternal) {
+		t.Fatalf("err = %v, want wire.ErrInternal", err)
+	}
+	if strings.Contains(err.Error(), "/srv/ppstore") {
+		t.Fatalf("the peer saw the node's internal error text: %v", err)
+	}
+	if !strings.Contains(err.Error(), "ref 1") {
+		t.Fatalf("no log reference in %q", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(logged.String(), "/srv/ppstore/secret") || !strings.Contains(logged.String(), "ref=1") {
+		t.Fatalf("the node's log lacks the error and its reference: %s", logged.String())
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }
 
 // rawRequest writes raw bytes as a request and returns the node's answer.
