@@ -9,14 +9,12 @@ import (
 	"github.com/ppstore/ppstore/wire"
 )
 
-// frameBudget is the most answer bytes a handler sends in one frame.
-const frameBudget = wire.MaxFrame - 1024
+// budget is the most body bytes an answer of type t may have (its frame
+// limit less room for the header).
+func budget(t wire.Type) int { return wire.LimitFor(t, 0) - 1024 }
 
 func (p *Peer) handlePlace(_ context.Context, peer identity.PeerID, req *wire.Place) (wire.Message, error) {
 	pl, err := p.placer.Place(req)
-	if err == nil && placementSize(pl) > frameBudget {
-		err = wire.Errorf(wire.CodeTooLarge, "placement of %d chains of %d does not fit in one message; ask for fewer chains per request", req.Count, req.Replicas)
-	}
 	if err != nil {
 		p.metrics.placementFailures.WithLabelValues(wire.ToError(err).Code.String()).Inc()
 		p.log.Debug("placement refused", "peer", peer.Short(), "err", err)
@@ -48,7 +46,7 @@ func (p *Peer) handleLocate(_ context.Context, _ identity.PeerID, req *wire.Loca
 	start := time.Now()
 	loc, err := p.store.Locate(req.CID)
 	p.metrics.locateSeconds.Observe(time.Since(start).Seconds())
-	if err == nil && locationSize(loc) > frameBudget {
+	if err == nil && locationSize(loc) > budget(wire.TypeLocation) {
 		err = wire.Errorf(wire.CodeTooLarge, "the location of %s does not fit in one message", req.CID)
 	}
 	switch {
@@ -76,7 +74,7 @@ func (p *Peer) handleListFiles(_ context.Context, peer identity.PeerID, _ *wire.
 	size := 4
 	for i, f := range files {
 		size += 4 + f.CID.ByteLen() + 4 + len(f.Name) + 16
-		if size > frameBudget {
+		if size > budget(wire.TypeFileList) {
 			p.log.Warn("file list truncated to fit one message", "owner", peer.Short(), "files", len(files), "sent", i)
 			files = files[:i]
 			break

@@ -236,6 +236,37 @@ func TestIndexerOverQUIC(t *testing.T) {
 	}
 }
 
+// A file of 6,000 shards (24 GiB at the default shard size) has a location
+// larger than an ordinary frame: it must still be committed and located.
+func TestLocateLargeFile(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	miners := testKeys(0, 5)
+	recs := minerRecords(miners, 1<<40, 1)
+	boot := newStubBootstrap(t, recs)
+	p, _ := runningPeer(t, Config{DataDir: t.TempDir(), Region: "test",
+		Bootstrap: []string{config.FormatPeerAddr(boot.node.Self())}, RefreshInterval: time.Hour}, nil)
+	if err := p.RefreshMiners(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ownerKey := testKey(1000)
+	cli := newClient(t, ownerKey)
+	m := testManifest(t, 6000)
+	pick := rotating(miners, 3)
+	commit := &wire.Commit{Manifest: m.Encode(), Name: "big", Receipts: signedReceipts(m, ownerKey.ID(), pick)}
+	if err := cli.Call(ctx, p.Addr(), commit, &wire.Committed{}); err != nil {
+		t.Fatal(err)
+	}
+	var loc wire.Location
+	if err := cli.Call(ctx, p.Addr(), &wire.Locate{CID: m.CID()}, &loc); err != nil {
+		t.Fatalf("locate of a 6000-shard file: %v", err)
+	}
+	if size := locationSize(&loc); size <= wire.MaxFrame {
+		t.Fatalf("location of %d bytes: the test no longer exceeds an ordinary frame", size)
+	}
+	checkLocation(t, &loc, m, pick)
+}
+
 func checkGauge(t *testing.T, reg *prometheus.Registry, name string, want float64) {
 	t.Helper()
 	mfs, err := reg.Gather()

@@ -8,11 +8,15 @@ import (
 
 	"github.com/ppstore/ppstore/config"
 	"github.com/ppstore/ppstore/identity"
+	"github.com/ppstore/ppstore/shard"
 	"github.com/ppstore/ppstore/wire"
 )
 
 // MaxPlaceCount is the most chains one Place request may ask for.
 const MaxPlaceCount = 1024
+
+// maxShardSize is the largest shard a placement may be asked for.
+const maxShardSize = shard.MaxPiecesPerShard * shard.MaxPieceSize
 
 // Placer picks miners for new shards from the live miner records.
 //
@@ -124,8 +128,8 @@ func (p *Placer) Place(req *wire.Place) (*wire.Placement, error) {
 		return nil, wire.Errorf(wire.CodeBadRequest, "place: %d replicas; ask for 1 to %d", req.Replicas, MaxReplicas)
 	case req.Count < 1 || req.Count > MaxPlaceCount:
 		return nil, wire.Errorf(wire.CodeBadRequest, "place: %d chains; ask for 1 to %d per request", req.Count, MaxPlaceCount)
-	case req.ShardSize == 0:
-		return nil, wire.Errorf(wire.CodeBadRequest, "place: shard size 0")
+	case req.ShardSize == 0 || req.ShardSize > maxShardSize:
+		return nil, wire.Errorf(wire.CodeBadRequest, "place: shard size %d not in [1, %d]", req.ShardSize, uint64(maxShardSize))
 	}
 	excluded := make(map[identity.PeerID]bool, len(req.Exclude))
 	for _, e := range req.Exclude {
@@ -199,6 +203,10 @@ func (p *Placer) Place(req *wire.Place) (*wire.Placement, error) {
 		chains[c] = chain
 		cursor = (first + 1) % n // the next chain starts after this one's first miner
 	}
+	pl := &wire.Placement{Chains: chains}
+	if placementSize(pl) > budget(wire.TypePlacement) {
+		return nil, wire.Errorf(wire.CodeTooLarge, "placement of %d chains of %d does not fit in one message; ask for fewer chains per request", req.Count, req.Replicas)
+	}
 	p.cursor = cursor
 	for i, t := range taken {
 		if t > 0 {
@@ -209,5 +217,5 @@ func (p *Placer) Place(req *wire.Place) (*wire.Placement, error) {
 			p.reserved[m.addr.Peer] = res
 		}
 	}
-	return &wire.Placement{Chains: chains}, nil
+	return pl, nil
 }

@@ -2,6 +2,8 @@ package indexer
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -186,9 +188,25 @@ func TestPlaceBadRequests(t *testing.T) {
 		{Replicas: 1, ShardSize: mib, Count: 0},
 		{Replicas: 1, ShardSize: mib, Count: MaxPlaceCount + 1},
 		{Replicas: 1, ShardSize: 0, Count: 1},
+		{Replicas: 1, ShardSize: maxShardSize + 1, Count: 1},
 	} {
 		_, err := p.Place(&req)
 		wantCode(t, err, wire.CodeBadRequest)
 	}
 	placeOK(t, p, wire.Place{Replicas: MaxReplicas, ShardSize: mib, Count: MaxPlaceCount})
+}
+
+// A placement refused for its size reserves nothing.
+func TestPlaceTooLargeReservesNothing(t *testing.T) {
+	p := NewPlacer()
+	recs := minerRecords(testKeys(0, 20), 1024*mib, 1)
+	for i := range recs {
+		recs[i].Addrs = []string{strings.Repeat("m", 200) + fmt.Sprintf("%d.example:4001", i)}
+	}
+	p.Update(recs)
+	// 16 x 1024 addresses of ~250 bytes: about 4 MiB, more than one frame.
+	_, err := p.Place(&wire.Place{Replicas: MaxReplicas, ShardSize: mib, Count: MaxPlaceCount})
+	wantCode(t, err, wire.CodeTooLarge)
+	// Had it reserved its 16 GiB, no miner would have 1 GiB left.
+	placeOK(t, p, wire.Place{Replicas: MaxReplicas, ShardSize: 1024 * mib, Count: 1})
 }

@@ -253,6 +253,9 @@ func (s *Store) Commit(owner identity.PeerID, c *wire.Commit, now time.Time) (ci
 		}
 	}
 	s.mu.RUnlock()
+	if err := verifyReceipts(c); err != nil {
+		return cid.Undef, err
+	}
 	rec.created = uint64(now.Unix())
 	if err := s.write([]fileRecord{rec}, pebble.Sync); err != nil {
 		return cid.Undef, err

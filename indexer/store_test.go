@@ -2,6 +2,7 @@ package indexer
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -362,5 +363,27 @@ func TestCommitRefusesUnknownMiners(t *testing.T) {
 	}
 	if s.Miners() != 2 {
 		t.Fatalf("refused commit grew the miner table to %d", s.Miners())
+	}
+}
+
+// Receipts from keys that are not miners of the region are refused before
+// any signature is checked: a flood of self-signed receipts costs a lookup
+// each, not an ed25519 verification.
+func TestCommitChecksMinersBeforeSignatures(t *testing.T) {
+	s := openTestStore(t, t.TempDir())
+	owner := testKey(1000).ID()
+	strangers := testKeys(500, 3)
+	m := testManifest(t, 4)
+	receipts := signedReceipts(m, owner, rotating(strangers, 2))
+	receipts[0][0].Sig[0] ^= 1 // a bad signature as well
+	_, err := s.Commit(owner, &wire.Commit{Manifest: m.Encode(), Receipts: receipts}, time.Unix(1, 0))
+	if !errors.Is(err, wire.ErrUnauthorized) || !strings.Contains(err.Error(), "not a miner registered") {
+		t.Fatalf("err = %v, want the unregistered-miner refusal", err)
+	}
+	// Registered miners with a bad signature: the signature is checked.
+	noteMiners(t, s, strangers...)
+	_, err = s.Commit(owner, &wire.Commit{Manifest: m.Encode(), Receipts: receipts}, time.Unix(1, 0))
+	if !errors.Is(err, wire.ErrUnauthorized) || !strings.Contains(err.Error(), "bad signature") {
+		t.Fatalf("err = %v, want a bad-signature refusal", err)
 	}
 }
