@@ -104,7 +104,7 @@ type Node struct {
 	mu      sync.Mutex
 	conns   map[identity.PeerID]*quic.Conn
 	inbound map[*quic.Conn]struct{}
-	dialing map[identity.PeerID]chan struct{}
+	dialing map[identity.PeerID]*dialing
 	closed  bool
 
 	wg       sync.WaitGroup
@@ -140,7 +140,7 @@ func Listen(cfg Config) (*Node, error) {
 		handlers: map[wire.Type]Handler{},
 		conns:    map[identity.PeerID]*quic.Conn{},
 		inbound:  map[*quic.Conn]struct{}{},
-		dialing:  map[identity.PeerID]chan struct{}{},
+		dialing:  map[identity.PeerID]*dialing{},
 		stop:     make(chan struct{}),
 	}
 	n.qconf = &quic.Config{
@@ -337,7 +337,15 @@ func (n *Node) Close() error {
 	return nil
 }
 
-// conn returns a live connection to the peer, dialing once if needed.
+// dialing is a dial in progress; err is set before done is closed.
+type dialing struct {
+	done chan struct{}
+	err  error
+}
+
+// conn returns a live connection to the peer, dialing once if needed. Callers
+// that arrive while a dial is in progress share its outcome: a peer that does
+// not answer costs one dial timeout, not one per waiting request.
 func (n *Node) conn(ctx context.Context, to wire.NodeAddr) (*quic.Conn, error) {
 	if to.Peer.IsZero() {
 		return nil, fmt.Errorf("%w: no peer ID given for %s", ErrUnreachable, to.Addr)
@@ -355,23 +363,25 @@ func (n *Node) conn(ctx context.Context, to wire.NodeAddr) (*quic.Conn, error) {
 			}
 			delete(n.conns, to.Peer)
 		}
-		if wait, ok := n.dialing[to.Peer]; ok {
+		if d, ok := n.dialing[to.Peer]; ok {
 			n.mu.Unlock()
 			select {
-			case <-wait:
-				continue
+			case <-d.done:
+				if d.err != nil {
+					return nil, d.err
+				}
+				continue // dialed, or the dialer's own context ended: look again
 			case <-ctx.Done():
 				return nil, ctx.Err()
 			}
 		}
-		done := make(chan struct{})
-		n.dialing[to.Peer] = done
+		d := &dialing{done: make(chan struct{})}
+		n.dialing[to.Peer] = d
 		n.mu.Unlock()
 
 		c, err := n.dial(ctx, to)
 		n.mu.Lock()
 		delete(n.dialing, to.Peer)
-		close(done)
 		if err == nil {
 			if n.closed {
 				c.CloseWithError(0, "closing")
@@ -380,6 +390,10 @@ func (n *Node) conn(ctx context.Context, to wire.NodeAddr) (*quic.Conn, error) {
 				n.conns[to.Peer] = c
 			}
 		}
+		if ctx.Err() == nil {
+			d.err = err // the peer's failure, not this caller's cancellation
+		}
+		close(d.done)
 		n.mu.Unlock()
 		return c, err
 	}

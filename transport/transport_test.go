@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -271,5 +272,55 @@ func TestPeerRestartOnSamePortIsRedialled(t *testing.T) {
 	defer cancel()
 	if err := cli.Call(ctx, addr, &wire.Ping{}, &wire.Pong{}); err != nil {
 		t.Fatalf("call after the peer restarted: %v", err)
+	}
+}
+
+// Requests that wait for a dial to a silent peer share its failure: four of
+// them cost one dial timeout, not four in a row.
+func TestConcurrentDialsShareOneFailure(t *testing.T) {
+	hole, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}) // never answers
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hole.Close()
+	k, _ := identity.Generate()
+	to := wire.NodeAddr{Peer: k.ID(), Addr: hole.LocalAddr().String()}
+	cli, err := Listen(Config{Key: identity.FromSeed(make([]byte, 32)), DialTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	start := time.Now()
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			s, err := cli.Open(context.Background(), to)
+			if err == nil {
+				s.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; !errors.Is(err, ErrUnreachable) {
+			t.Fatalf("open to a silent peer: %v, want ErrUnreachable", err)
+		}
+	}
+	if d := time.Since(start); d > 700*time.Millisecond {
+		t.Fatalf("four opens to a silent peer took %v; one dial timeout is 300ms", d)
+	}
+	// A dialer whose own context ends early does not hand its cancellation
+	// to the requests waiting on its dial: they dial for themselves.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	go cli.Open(ctx, to)
+	time.Sleep(10 * time.Millisecond)
+	start = time.Now()
+	_, err = cli.Open(context.Background(), to)
+	if !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("open waiting on a dial whose caller gave up: %v, want ErrUnreachable", err)
+	}
+	if d := time.Since(start); d < 250*time.Millisecond {
+		t.Fatalf("open failed after %v with the other caller's cancellation (%v); it should dial for itself", d, err)
 	}
 }
