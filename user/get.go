@@ -94,6 +94,7 @@ type download struct {
 	written  int // pieces [0, written) written out
 	failErr  error
 	dropped  map[sched.Miner]error
+	stop     map[sched.Miner]context.CancelFunc // ends a miner's requests when it is dropped
 	byMiner  map[sched.Miner]int
 	inFlight int
 }
@@ -161,12 +162,15 @@ func (d *download) run(ctx context.Context) error {
 	d.mu.Unlock()
 
 	var wg sync.WaitGroup
+	d.stop = make(map[sched.Miner]context.CancelFunc, len(d.addrs))
 	for mk := range d.addrs {
+		mctx, stop := context.WithCancel(ctx)
+		d.stop[mk] = stop
 		for k := 0; k < d.c.cfg.Streams; k++ {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				d.tunnel(ctx, mk)
+				d.tunnel(mctx, mk)
 			}()
 		}
 	}
@@ -246,7 +250,7 @@ func (d *download) checkOrphans() {
 
 // tunnel is one request slot on one miner. It asks the scheduler for a piece,
 // extends it to a run of following pieces of the same shard, and fetches the
-// run on one stream.
+// run on one stream. ctx ends when the download ends or the miner is dropped.
 func (d *download) tunnel(ctx context.Context, mk sched.Miner) {
 	addr := d.addrs[mk]
 	run := make([]int, 0, d.runLen)
@@ -285,6 +289,7 @@ func (d *download) tunnel(ctx context.Context, mk sched.Miner) {
 			failed := run[done]
 			switch {
 			case ctx.Err() != nil:
+				// The download ended, or another request dropped this miner.
 				d.s.Release(failed)
 			case errors.Is(err, wire.ErrNotFound):
 				// This miner lost the shard: ask others for the piece.
@@ -301,6 +306,9 @@ func (d *download) tunnel(ctx context.Context, mk sched.Miner) {
 			}
 			if ctx.Err() == nil {
 				d.checkOrphans()
+			}
+			if _, gone := d.dropped[mk]; gone {
+				d.stop[mk]() // its other requests end now, not at their own timeouts
 			}
 			d.cond.Broadcast() // released pieces are work for other tunnels
 		}

@@ -1,0 +1,174 @@
+package user_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/ppstore/ppstore/identity"
+	"github.com/ppstore/ppstore/shard"
+	"github.com/ppstore/ppstore/transport"
+	"github.com/ppstore/ppstore/user"
+	"github.com/ppstore/ppstore/wire"
+)
+
+// fakeRegion is an indexer that places every shard of one file on every
+// miner listed, and miners that answer GetPiece from memory through a
+// handler the test chooses. Everything runs over the real transport.
+type fakeRegion struct {
+	file   cid.Cid
+	data   []byte
+	shards map[string]*shard.Shard // by shard CID
+	idx    wire.NodeAddr
+	miners []wire.NodeAddr
+}
+
+func newFakeRegion(t *testing.T, size int) *fakeRegion {
+	t.Helper()
+	r := &fakeRegion{data: make([]byte, size), shards: map[string]*shard.Shard{}}
+	rand.Read(r.data)
+	m, err := shard.Split(bytes.NewReader(r.data), shard.Params{}, func(s *shard.Shard) error {
+		c := *s
+		c.Data = append([]byte(nil), s.Data...)
+		r.shards[c.CID().String()] = &c
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.file = m.CID()
+	ix := startNode(t)
+	enc := m.Encode()
+	ix.Handle(wire.TypeLocate, transport.Unary(func(context.Context, identity.PeerID, *wire.Locate) (wire.Message, error) {
+		loc := &wire.Location{Manifest: enc}
+		for range m.Shards {
+			var rs []wire.Replica
+			for _, a := range r.miners {
+				rs = append(rs, wire.Replica{NodeAddr: a, Status: wire.StatusStored})
+			}
+			loc.Shards = append(loc.Shards, rs)
+		}
+		return loc, nil
+	}))
+	r.idx = ix.Self()
+	return r
+}
+
+func startNode(t *testing.T) *transport.Node {
+	t.Helper()
+	k, _ := identity.Generate()
+	n, err := transport.Listen(transport.Config{Key: k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go n.Serve(ctx)
+	t.Cleanup(func() { cancel(); n.Close() })
+	return n
+}
+
+// sendPieces answers a GetPiece with the right pieces and proofs.
+func (r *fakeRegion) sendPieces(s *transport.Stream, req *wire.GetPiece) error {
+	sh := r.shards[req.Shard.String()]
+	for j := int(req.Index); j < int(req.Index)+int(max(req.Count, 1)); j++ {
+		path := shard.MerkleProof(sh.Pieces, j)
+		proof := make([][32]byte, len(path))
+		for k := range path {
+			proof[k] = path[k]
+		}
+		if err := s.Send(&wire.Piece{Index: uint32(j), Data: sh.Piece(j, shard.DefaultPieceSize), Proof: proof}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addMiner adds a miner answering GetPiece with h.
+func (r *fakeRegion) addMiner(t *testing.T, h func(ctx context.Context, s *transport.Stream, req *wire.GetPiece) error) {
+	n := startNode(t)
+	n.Handle(wire.TypeGetPiece, func(ctx context.Context, s *transport.Stream, m wire.Message) error {
+		return h(ctx, s, m.(*wire.GetPiece))
+	})
+	r.miners = append(r.miners, n.Self())
+}
+
+func (r *fakeRegion) client(t *testing.T, mod func(*user.Config)) *user.Client {
+	t.Helper()
+	cfg := user.Config{DataDir: t.TempDir(), Indexer: r.idx.Peer.String() + "@" + r.idx.Addr, Listen: "127.0.0.1:0"}
+	if mod != nil {
+		mod(&cfg)
+	}
+	c, err := user.New(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func (r *fakeRegion) getAndCompare(t *testing.T, c *user.Client) (*user.GetResult, time.Duration) {
+	t.Helper()
+	var out bytes.Buffer
+	start := time.Now()
+	res, err := c.Get(context.Background(), r.file, &out, user.GetOptions{})
+	took := time.Since(start)
+	if err != nil {
+		t.Fatalf("get: %v (after %v)", err, took)
+	}
+	if !bytes.Equal(out.Bytes(), r.data) {
+		t.Fatalf("get returned %d bytes that differ from the %d stored", out.Len(), len(r.data))
+	}
+	return res, took
+}
+
+// A miner caught sending bad bytes is dropped at once on all its streams:
+// the pieces its other, stalled requests had taken go to other miners now,
+// not when those requests time out.
+func TestDroppedMinerReleasesItsOtherRequests(t *testing.T) {
+	r := newFakeRegion(t, 8<<20)
+	r.addMiner(t, func(_ context.Context, s *transport.Stream, req *wire.GetPiece) error { return r.sendPieces(s, req) })
+	var calls atomic.Int32
+	r.addMiner(t, func(ctx context.Context, s *transport.Stream, req *wire.GetPiece) error {
+		if calls.Add(1) == 1 {
+			time.Sleep(100 * time.Millisecond) // let the other requests arrive and stall
+			return s.Send(&wire.Piece{Index: req.Index, Data: make([]byte, shard.DefaultPieceSize)})
+		}
+		<-ctx.Done() // stalled: never answers
+		return ctx.Err()
+	})
+	c := r.client(t, func(c *user.Config) { c.PieceTimeout = user.Duration(6 * time.Second) })
+	res, took := r.getAndCompare(t, c)
+	if len(res.DroppedMiners) != 1 {
+		t.Fatalf("dropped %v, want the bad miner", res.DroppedMiners)
+	}
+	if took > 3*time.Second {
+		t.Fatalf("get took %v: the bad miner's stalled requests held their pieces until the 6s piece timeout", took)
+	}
+}
+
+// A miner that does not answer at all costs one dial timeout, however many
+// requests were waiting for it.
+func TestUnreachableMinerCostsOneDialTimeout(t *testing.T) {
+	hole, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hole.Close()
+	r := newFakeRegion(t, 16<<20)
+	r.addMiner(t, func(_ context.Context, s *transport.Stream, req *wire.GetPiece) error { return r.sendPieces(s, req) })
+	k, _ := identity.Generate()
+	r.miners = append(r.miners, wire.NodeAddr{Peer: k.ID(), Addr: hole.LocalAddr().String()})
+	c := r.client(t, nil)
+	res, took := r.getAndCompare(t, c)
+	if _, ok := res.DroppedMiners[k.ID().String()]; !ok {
+		t.Fatalf("dropped %v, want the unreachable miner", res.DroppedMiners)
+	}
+	if took > 9*time.Second {
+		t.Fatalf("get took %v with one unreachable miner; one dial timeout is 5s", took)
+	}
+}
