@@ -68,7 +68,7 @@ func rawRequest(t *testing.T, addr string, b []byte) wire.Code {
 		t.Fatal(err)
 	}
 	s.Close()
-	hd, body, err := wire.ReadFrame(s, nil, wire.MaxFrame)
+	hd, body, err := wire.ReadFrame(s, nil, wire.Fixed(wire.MaxFrame))
 	if err != nil {
 		t.Fatalf("reading the answer: %v", err)
 	}

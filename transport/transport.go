@@ -565,16 +565,42 @@ func (s *Stream) SetReadBuffer(buf []byte) { s.rbuf = buf[:0] }
 // Recv reads and decodes one frame. The message may alias an internal buffer
 // that the next Recv reuses. A clean end of stream is io.EOF.
 func (s *Stream) Recv() (wire.Message, error) {
-	hd, body, err := s.readFrame()
+	hd, body, err := s.readFrame(s.n.recvLimits)
 	if err != nil {
 		return nil, err
 	}
 	return wire.Decode(hd, body)
 }
 
+// recvLimits are the limits of frames read by Recv: a type may use the big
+// frame limit only if this node answers it as a request (the indexer a
+// Commit, say); any other frame, whatever its header claims, has the
+// ordinary limit.
+func (n *Node) recvLimits(t wire.Type) int {
+	if _, ok := n.handlers[t]; ok {
+		return wire.LimitFor(t, n.cfg.MaxFrame)
+	}
+	return n.cfg.MaxFrame
+}
+
+// expectLimits are the limits while waiting for a frame of type want: that
+// type with its own limit, or an error frame; any other type is refused
+// before its body is read.
+func (n *Node) expectLimits(want wire.Type) wire.Limits {
+	return func(t wire.Type) int {
+		switch t {
+		case want:
+			return wire.LimitFor(t, n.cfg.MaxFrame)
+		case wire.TypeError:
+			return n.cfg.MaxFrame
+		}
+		return -1
+	}
+}
+
 // readFrame reads one frame into the stream's buffer (kept if it grew) and counts it.
-func (s *Stream) readFrame() (wire.Header, []byte, error) {
-	hd, body, err := wire.ReadFrame(s.s, s.rbuf, s.n.cfg.MaxFrame)
+func (s *Stream) readFrame(limits wire.Limits) (wire.Header, []byte, error) {
+	hd, body, err := wire.ReadFrame(s.s, s.rbuf, limits)
 	if body != nil && cap(body) > cap(s.rbuf) {
 		s.rbuf = body[:0]
 	}
@@ -587,8 +613,11 @@ func (s *Stream) readFrame() (wire.Header, []byte, error) {
 // Expect reads one frame into m. A wire.Error frame is returned as the error;
 // any other type is a protocol error.
 func (s *Stream) Expect(m wire.Message) error {
-	hd, body, err := s.readFrame()
+	hd, body, err := s.readFrame(s.n.expectLimits(m.Type()))
 	if err != nil {
+		if errors.Is(err, wire.ErrBadRequest) && hd.Version == wire.Version {
+			return wire.Errorf(wire.CodeBadRequest, "%v sent %v, expected %v", s.peer.Short(), hd.Type, m.Type())
+		}
 		return fmt.Errorf("read %v from %v: %w", m.Type(), s.peer.Short(), err)
 	}
 	switch hd.Type {

@@ -324,3 +324,32 @@ func TestConcurrentDialsShareOneFailure(t *testing.T) {
 		t.Fatalf("open failed after %v with the other caller's cancellation (%v); it should dial for itself", d, err)
 	}
 }
+
+// Only the reader decides which frames may be big: a Commit header on a
+// request to a node that does not take commits, or on an answer to a
+// request that expects a Piece, gets no more room than any frame.
+func TestBigFramesOnlyWhereExpected(t *testing.T) {
+	big := wire.AppendFrame(nil, &wire.Commit{Manifest: make([]byte, 1<<20)}) // > this node's 64 KiB limit
+	srv := newNode(t, echoHandlers())
+	cli := newNode(t, nil)
+	if err := rawRequest(t, cli, srv, big[:wire.HeaderLen+100]); !errors.Is(err, wire.ErrTooLarge) {
+		t.Fatalf("commit-labelled request to a node without commits: %v, want ErrTooLarge", err)
+	}
+	if err := cli.Call(context.Background(), srv.Self(), &wire.Ping{}, &wire.Pong{}); err != nil {
+		t.Fatalf("the node stopped serving: %v", err)
+	}
+
+	// The liar announces a big frame and sends only its start: a reader that
+	// waited for the body would wait until its deadline.
+	liar := newNode(t, map[wire.Type]Handler{wire.TypeGetPiece: func(ctx context.Context, s *Stream, _ wire.Message) error {
+		if _, err := s.s.Write(big[:wire.HeaderLen+100]); err != nil {
+			return err
+		}
+		<-ctx.Done()
+		return ctx.Err()
+	}})
+	err := cli.Call(context.Background(), liar.Self(), &wire.GetPiece{Count: 1}, &wire.Piece{})
+	if !errors.Is(err, wire.ErrBadRequest) || !strings.Contains(err.Error(), "expected Piece") {
+		t.Fatalf("commit-labelled answer to GetPiece: %v, want a bad-request error naming the types", err)
+	}
+}

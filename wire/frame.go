@@ -81,13 +81,24 @@ type Header struct {
 	Len     uint32
 }
 
-// ParseHeader parses and checks a frame header against the body limit.
-func ParseHeader(h [HeaderLen]byte, limit int) (Header, error) {
+// Limits gives the body limit for a frame of each type a reader accepts at
+// this point of a protocol; a negative limit refuses the type outright. The
+// reader, not the sender's header, decides which types may be big.
+type Limits func(Type) int
+
+// Fixed is the same limit for every type.
+func Fixed(limit int) Limits { return func(Type) int { return limit } }
+
+// ParseHeader parses and checks a frame header against the body limits.
+func ParseHeader(h [HeaderLen]byte, limits Limits) (Header, error) {
 	hd := Header{Version: h[0], Type: Type(binary.BigEndian.Uint16(h[1:])), Len: binary.BigEndian.Uint32(h[3:])}
 	if hd.Version != Version {
 		return hd, Errorf(CodeVersion, "frame version %d, this node speaks %d", hd.Version, Version)
 	}
-	limit = LimitFor(hd.Type, limit)
+	limit := limits(hd.Type)
+	if limit < 0 {
+		return hd, Errorf(CodeBadRequest, "unexpected %v frame", hd.Type)
+	}
 	if int64(hd.Len) > int64(limit) {
 		return hd, Errorf(CodeTooLarge, "%v frame of %d bytes exceeds the limit of %d", hd.Type, hd.Len, limit)
 	}
@@ -95,8 +106,9 @@ func ParseHeader(h [HeaderLen]byte, limit int) (Header, error) {
 }
 
 // ReadFrame reads one frame from r into buf (grown as needed) and returns its
-// header and body. A clean end of stream before any header byte is io.EOF.
-func ReadFrame(r io.Reader, buf []byte, limit int) (Header, []byte, error) {
+// header and body; the header is checked against limits before any body byte
+// is read. A clean end of stream before any header byte is io.EOF.
+func ReadFrame(r io.Reader, buf []byte, limits Limits) (Header, []byte, error) {
 	var h [HeaderLen]byte
 	if _, err := io.ReadFull(r, h[:]); err != nil {
 		if err == io.ErrUnexpectedEOF {
@@ -104,7 +116,7 @@ func ReadFrame(r io.Reader, buf []byte, limit int) (Header, []byte, error) {
 		}
 		return Header{}, nil, err
 	}
-	hd, err := ParseHeader(h, limit)
+	hd, err := ParseHeader(h, limits)
 	if err != nil {
 		return hd, nil, err
 	}

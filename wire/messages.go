@@ -324,8 +324,11 @@ func appendReceipts(e *Enc, rs []Receipt) {
 	}
 }
 
+// minReceiptLen is the fewest bytes a Receipt encodes to.
+const minReceiptLen = 36
+
 func decodeReceipts(d *Dec) []Receipt {
-	n := d.Count(36)
+	n := d.Count(minReceiptLen)
 	out := make([]Receipt, n)
 	for i := 0; i < n && d.Err() == nil; i++ {
 		out[i].decode(d)
@@ -356,7 +359,10 @@ func (m *Commit) Decode(b []byte) error {
 	d := NewDec(b)
 	m.Manifest = d.Bytes()
 	m.Name = d.String()
-	n := d.Count(4)
+	// A shard's list holds at least one receipt (the indexer refuses empty
+	// ones), so each takes its count and one receipt's minimum: the lists'
+	// headers then cost less memory than the body that announces them.
+	n := d.Count(4 + minReceiptLen)
 	m.Receipts = make([][]Receipt, n)
 	for i := 0; i < n && d.Err() == nil; i++ {
 		m.Receipts[i] = decodeReceipts(d)

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
+	"runtime"
 	"testing"
 	"time"
 
@@ -52,7 +54,7 @@ func TestRoundTripEveryMessage(t *testing.T) {
 	for _, m := range samples(t) {
 		t.Run(m.Type().String(), func(t *testing.T) {
 			frame := AppendFrame(nil, m)
-			hd, body, err := ReadFrame(bytes.NewReader(frame), nil, MaxFrame)
+			hd, body, err := ReadFrame(bytes.NewReader(frame), nil, Fixed(MaxFrame))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -93,38 +95,69 @@ func TestTailedFramesMatchWholeFrames(t *testing.T) {
 }
 
 func TestBigMessagesHaveTheirOwnLimit(t *testing.T) {
-	// A commit of a many-shard file is larger than an ordinary frame and passes.
+	bigCommits := func(t Type) int { return LimitFor(t, MaxFrame) }
+	// A commit of a many-shard file is larger than an ordinary frame and
+	// passes a reader that takes big commits ...
 	c := &Commit{Manifest: make([]byte, 3*MaxFrame)}
 	frame := AppendFrame(nil, c)
-	if _, _, err := ReadFrame(bytes.NewReader(frame), nil, MaxFrame); err != nil {
+	if _, _, err := ReadFrame(bytes.NewReader(frame), nil, bigCommits); err != nil {
 		t.Fatalf("big commit: %v", err)
 	}
-	// An ordinary message of that size does not.
+	// ... but not one that does not: the reader decides, not the header.
+	if _, _, err := ReadFrame(bytes.NewReader(frame), nil, Fixed(MaxFrame)); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("big commit to a reader of ordinary frames: err = %v, want ErrTooLarge", err)
+	}
+	// An ordinary message of that size does not pass either.
 	p := AppendFrame(nil, &PieceData{Data: make([]byte, 3*MaxFrame)})
-	if _, _, err := ReadFrame(bytes.NewReader(p), nil, MaxFrame); !errors.Is(err, ErrTooLarge) {
+	if _, _, err := ReadFrame(bytes.NewReader(p), nil, bigCommits); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("big piece: err = %v, want ErrTooLarge", err)
+	}
+	// A type the reader refuses fails on its header, before its body is read.
+	r := &countingReader{r: bytes.NewReader(frame)}
+	onlyPieces := func(t Type) int {
+		if t == TypePiece {
+			return MaxFrame
+		}
+		return -1
+	}
+	if _, _, err := ReadFrame(r, nil, onlyPieces); !errors.Is(err, ErrBadRequest) {
+		t.Fatalf("unexpected type: err = %v, want ErrBadRequest", err)
+	}
+	if r.n != HeaderLen {
+		t.Fatalf("read %d bytes of a refused frame, want its %d header bytes only", r.n, HeaderLen)
 	}
 	// A header announcing a big frame whose bytes never come fails as truncated.
 	head := AppendFrame(nil, &Commit{Manifest: make([]byte, BigFrame-100)})[:HeaderLen+10]
-	if _, _, err := ReadFrame(bytes.NewReader(head), nil, MaxFrame); !errors.Is(err, ErrMalformed) {
+	if _, _, err := ReadFrame(bytes.NewReader(head), nil, bigCommits); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("truncated big frame: err = %v", err)
 	}
 }
 
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n += n
+	return n, err
+}
+
 func TestFrameLimitsAndVersions(t *testing.T) {
 	big := AppendFrame(nil, &PieceData{Data: make([]byte, 2000)})
-	if _, _, err := ReadFrame(bytes.NewReader(big), nil, 1000); !errors.Is(err, ErrTooLarge) {
+	if _, _, err := ReadFrame(bytes.NewReader(big), nil, Fixed(1000)); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("oversized frame: err = %v, want ErrTooLarge", err)
 	}
 	bad := append([]byte{}, big...)
 	bad[0] = 9
-	if _, _, err := ReadFrame(bytes.NewReader(bad), nil, 0); !errors.Is(err, ErrVersion) {
+	if _, _, err := ReadFrame(bytes.NewReader(bad), nil, Fixed(MaxFrame)); !errors.Is(err, ErrVersion) {
 		t.Fatalf("wrong version: err = %v, want ErrVersion", err)
 	}
-	if _, _, err := ReadFrame(bytes.NewReader(big[:3]), nil, 0); !errors.Is(err, ErrMalformed) {
+	if _, _, err := ReadFrame(bytes.NewReader(big[:3]), nil, Fixed(MaxFrame)); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("truncated header: err = %v", err)
 	}
-	if _, _, err := ReadFrame(bytes.NewReader(big[:100]), nil, 0); !errors.Is(err, ErrMalformed) {
+	if _, _, err := ReadFrame(bytes.NewReader(big[:100]), nil, Fixed(MaxFrame)); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("truncated body: err = %v", err)
 	}
 	if _, err := New(Type(999)); !errors.Is(err, ErrBadRequest) {
@@ -194,7 +227,7 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add([]byte{1, 0, 13, 0, 0, 0, 4, 0xff, 0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, frame []byte) {
-		hd, body, err := ReadFrame(bytes.NewReader(frame), nil, MaxFrame)
+		hd, body, err := ReadFrame(bytes.NewReader(frame), nil, Fixed(MaxFrame))
 		if err != nil {
 			return
 		}
@@ -206,4 +239,25 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("%v: re-encoded %x, want %x", hd.Type, got, body)
 		}
 	})
+}
+
+// A Commit announcing millions of empty receipt lists is refused without
+// allocating a list header for each.
+func TestCommitOfEmptyListsAllocatesLittle(t *testing.T) {
+	const body = 8 << 20
+	b := Enc{}
+	b.Bytes(nil)
+	b.String("")
+	b.U32(uint32((body - 12) / 4))
+	b.B = append(b.B, make([]byte, body-len(b.B))...) // every list empty
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	err := new(Commit).Decode(b.B)
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, ErrMalformed) {
+		t.Fatalf("decode: %v, want ErrMalformed", err)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > body {
+		t.Fatalf("decoding a %d-byte commit allocated %d bytes", body, got)
+	}
 }
