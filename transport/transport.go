@@ -26,6 +26,7 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/big"
 	"net"
@@ -524,6 +525,67 @@ type Stream struct {
 	n    *Node
 	rbuf []byte
 	wbuf []byte
+
+	idle              time.Duration // see SetIdleTimeout
+	readExt, writeExt time.Time     // when the idle deadlines were last pushed
+}
+
+// SetIdleTimeout makes the stream fail after d passes without progress, not at
+// a fixed time: every read that brings bytes and every write chunk accepted
+// pushes the deadline d ahead. A transfer on a slow link then takes as long
+// as it needs while a silent peer is still given up after d. Zero turns it
+// off (the deadline stays where SetDeadline put it).
+func (s *Stream) SetIdleTimeout(d time.Duration) {
+	s.idle = d
+	if d > 0 {
+		now := time.Now()
+		s.readExt, s.writeExt = now, now
+		s.s.SetDeadline(now.Add(d))
+	}
+}
+
+// idleChunk is the most bytes one Write hands to QUIC when an idle timeout is
+// set, so that a large frame's write makes progress in steps.
+const idleChunk = 64 << 10
+
+// pushed reports whether a deadline last pushed at *last is due for pushing
+// again (an eighth of the idle time has passed), and records the push.
+func (s *Stream) pushed(last *time.Time) (time.Time, bool) {
+	now := time.Now()
+	if now.Sub(*last) < s.idle/8 {
+		return now, false
+	}
+	*last = now
+	return now, true
+}
+
+func (s *Stream) read(b []byte) (int, error) {
+	n, err := s.s.Read(b)
+	if n > 0 && s.idle > 0 {
+		if now, ok := s.pushed(&s.readExt); ok {
+			s.s.SetReadDeadline(now.Add(s.idle))
+		}
+	}
+	return n, err
+}
+
+// write writes b, in steps that each push the idle deadline when one is set.
+func (s *Stream) write(b []byte) (int, error) {
+	if s.idle <= 0 {
+		return s.s.Write(b)
+	}
+	done := 0
+	for done < len(b) {
+		n, err := s.s.Write(b[done:min(len(b), done+idleChunk)])
+		done += n
+		if err != nil {
+			return done, err
+		}
+		if now, ok := s.pushed(&s.writeExt); ok {
+			s.s.SetWriteDeadline(now.Add(s.idle))
+		}
+	}
+	return done, nil
 }
 
 // Peer is the authenticated peer at the other end.
@@ -541,15 +603,15 @@ func (s *Stream) Send(m wire.Message) error {
 	)
 	if t, ok := m.(wire.Tailed); ok {
 		s.wbuf = wire.AppendFrameHead(s.wbuf[:0], t)
-		nw, err = s.s.Write(s.wbuf)
+		nw, err = s.write(s.wbuf)
 		if err == nil {
 			var nt int
-			nt, err = s.s.Write(t.Tail())
+			nt, err = s.write(t.Tail())
 			nw += nt
 		}
 	} else {
 		s.wbuf = wire.AppendFrame(s.wbuf[:0], m)
-		nw, err = s.s.Write(s.wbuf)
+		nw, err = s.write(s.wbuf)
 	}
 	s.n.sent.Add(uint64(nw))
 	if err != nil {
@@ -600,7 +662,11 @@ func (n *Node) expectLimits(want wire.Type) wire.Limits {
 
 // readFrame reads one frame into the stream's buffer (kept if it grew) and counts it.
 func (s *Stream) readFrame(limits wire.Limits) (wire.Header, []byte, error) {
-	hd, body, err := wire.ReadFrame(s.s, s.rbuf, limits)
+	var r io.Reader = s.s
+	if s.idle > 0 {
+		r = readerFunc(s.read)
+	}
+	hd, body, err := wire.ReadFrame(r, s.rbuf, limits)
 	if body != nil && cap(body) > cap(s.rbuf) {
 		s.rbuf = body[:0]
 	}
@@ -609,6 +675,10 @@ func (s *Stream) readFrame(limits wire.Limits) (wire.Header, []byte, error) {
 	}
 	return hd, body, err
 }
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(b []byte) (int, error) { return f(b) }
 
 // Expect reads one frame into m. A wire.Error frame is returned as the error;
 // any other type is a protocol error.

@@ -353,3 +353,54 @@ func TestBigFramesOnlyWhereExpected(t *testing.T) {
 		t.Fatalf("commit-labelled answer to GetPiece: %v, want a bad-request error naming the types", err)
 	}
 }
+
+// With an idle timeout a slow answer succeeds as long as bytes keep coming,
+// and a silent one fails after the idle time, not at a fixed deadline.
+func TestIdleTimeoutCountsSilenceNotDuration(t *testing.T) {
+	frame := wire.AppendFrame(nil, &wire.Piece{Index: 1, Data: make([]byte, 50<<10)}) // within the test nodes' 64 KiB frames
+	slow := newNode(t, map[wire.Type]Handler{wire.TypeGetPiece: func(ctx context.Context, s *Stream, m wire.Message) error {
+		if m.(*wire.GetPiece).Index == 9 {
+			<-ctx.Done() // silent
+			return ctx.Err()
+		}
+		for off := 0; off < len(frame); off += 5 << 10 { // ten steps, 100ms apart: about 1s
+			if _, err := s.s.Write(frame[off:min(len(frame), off+5<<10)]); err != nil {
+				return err
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		return nil
+	}})
+	cli := newNode(t, nil)
+	fetch := func(index uint32) (time.Duration, error) {
+		s, err := cli.Open(context.Background(), slow.Self())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		s.SetIdleTimeout(400 * time.Millisecond)
+		start := time.Now()
+		if err := s.Send(&wire.GetPiece{Index: index, Count: 1}); err != nil {
+			return 0, err
+		}
+		s.CloseWrite()
+		var p wire.Piece
+		err = s.Expect(&p)
+		if err == nil && len(p.Data) != 50<<10 {
+			t.Fatalf("got %d bytes", len(p.Data))
+		}
+		return time.Since(start), err
+	}
+	if took, err := fetch(1); err != nil {
+		t.Fatalf("a piece arriving in steps over %v, idle timeout 400ms: %v", took, err)
+	} else if took < 800*time.Millisecond {
+		t.Fatalf("the slow answer took only %v: the test did not exercise the timeout", took)
+	}
+	took, err := fetch(9)
+	if err == nil {
+		t.Fatal("a silent peer's answer succeeded")
+	}
+	if took > 1500*time.Millisecond {
+		t.Fatalf("a silent peer failed after %v, idle timeout 400ms", took)
+	}
+}

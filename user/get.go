@@ -322,15 +322,20 @@ func (d *download) tunnel(ctx context.Context, mk sched.Miner) {
 // next one failed.
 func (d *download) fetchRun(ctx context.Context, addr wire.NodeAddr, mk sched.Miner, run []int) (int, error) {
 	first := d.pieces[run[0]]
-	cctx, cancel := context.WithTimeout(ctx, time.Duration(d.c.cfg.Timeout))
+	// The request must be under way within Timeout; after that the miner
+	// may take as long as the link needs, but not fall silent for
+	// PieceTimeout (a silent miner is dead).
+	octx, cancel := context.WithTimeout(ctx, time.Duration(d.c.cfg.Timeout))
 	defer cancel()
-	st, err := d.c.node.Open(cctx, addr)
+	st, err := d.c.node.Open(octx, addr)
 	if err != nil {
 		return 0, err
 	}
 	defer st.Close()
-	// Reads honour only deadlines: abort the stream when the download ends.
-	defer context.AfterFunc(cctx, st.Abort)()
+	st.SetIdleTimeout(time.Duration(d.c.cfg.PieceTimeout))
+	// Reads honour only deadlines: abort the stream when the download ends
+	// or the miner is dropped.
+	defer context.AfterFunc(ctx, st.Abort)()
 	if err := st.Send(&wire.GetPiece{Shard: d.m.ShardCID(first.shard), Index: uint32(first.index), Count: uint32(len(run))}); err != nil {
 		return 0, err
 	}
@@ -338,7 +343,6 @@ func (d *download) fetchRun(ctx context.Context, addr wire.NodeAddr, mk sched.Mi
 	for k, gp := range run {
 		buf := d.pool.Get().([]byte)
 		st.SetReadBuffer(buf)
-		st.SetDeadline(time.Now().Add(time.Duration(d.c.cfg.PieceTimeout))) // a silent miner is dead
 		data, err := d.check(st, addr, gp)
 		if err != nil {
 			d.pool.Put(buf)

@@ -172,3 +172,28 @@ func TestUnreachableMinerCostsOneDialTimeout(t *testing.T) {
 		t.Fatalf("get took %v with one unreachable miner; one dial timeout is 5s", took)
 	}
 }
+
+// A miner on a slow link that keeps sending is waited for, however long the
+// run takes; only silence counts against it.
+func TestSlowMinerIsNotDroppedWhileItSends(t *testing.T) {
+	r := newFakeRegion(t, 2<<20)
+	r.addMiner(t, func(_ context.Context, s *transport.Stream, req *wire.GetPiece) error {
+		for j := int(req.Index); j < int(req.Index)+int(req.Count); j++ {
+			time.Sleep(300 * time.Millisecond) // a slow link: each piece takes a while
+			if err := r.sendPieces(s, &wire.GetPiece{Shard: req.Shard, Index: uint32(j), Count: 1}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	c := r.client(t, func(c *user.Config) {
+		c.Timeout = user.Duration(time.Second) // less than a 4-piece run takes
+		c.PieceTimeout = user.Duration(time.Second)
+		c.Streams = 1
+	})
+	res, took := r.getAndCompare(t, c)
+	if len(res.DroppedMiners) != 0 {
+		t.Fatalf("dropped %v", res.DroppedMiners)
+	}
+	t.Logf("8 pieces in %v", took)
+}
