@@ -45,7 +45,9 @@
 // receipt is signed after that. A crash at any point leaves either a temp
 // file, a shard file without a record, or a complete shard; startup removes
 // the first two and drops records whose file is missing or has the wrong
-// length.
+// length. It refuses to start, and deletes nothing, if pebble holds records
+// but shards/ is missing or empty, or if most records (more than a few) lack
+// their file: that is a folder unmounted or moved, not shards lost.
 //
 // Pebble keys:
 //

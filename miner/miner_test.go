@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ppstore/ppstore/identity"
 	"github.com/ppstore/ppstore/shard"
@@ -662,4 +663,146 @@ func TestUploadsPerPeerAreBounded(t *testing.T) {
 	if _, err := put(ctx, other, m.Addr(), sh, nil, defaultPut(testPieceSize)); err != nil {
 		t.Fatalf("another peer was refused too: %v", err)
 	}
+}
+
+// A request for more than MaxPiecesPerRequest pieces is refused, even within
+// the shard; a run of that many pieces is answered, each with a valid proof.
+func TestGetPieceCountBounded(t *testing.T) {
+	m := startMiner(t, "", nil)
+	cli := newClient(t)
+	ctx := context.Background()
+	const pieceSize = 1024
+	sh := makeShard(t, (MaxPiecesPerRequest+10)*pieceSize, pieceSize)
+	if _, err := put(ctx, cli, m.Addr(), sh, nil, defaultPut(pieceSize)); err != nil {
+		t.Fatal(err)
+	}
+	var pc wire.Piece
+	err := cli.Call(ctx, m.Addr(), &wire.GetPiece{Shard: sh.CID(), Index: 0, Count: MaxPiecesPerRequest + 1}, &pc)
+	if !errors.Is(err, wire.ErrBadRequest) || !strings.Contains(err.Error(), "at most") {
+		t.Fatalf("count %d: err = %v, want bad request", MaxPiecesPerRequest+1, err)
+	}
+
+	s, err := cli.Open(ctx, m.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const from = 5
+	if err := s.Send(&wire.GetPiece{Shard: sh.CID(), Index: from, Count: MaxPiecesPerRequest}); err != nil {
+		t.Fatal(err)
+	}
+	s.CloseWrite()
+	for i := from; i < from+MaxPiecesPerRequest; i++ {
+		if err := s.Expect(&pc); err != nil {
+			t.Fatalf("piece %d: %v", i, err)
+		}
+		proof := make([]shard.Digest, len(pc.Proof))
+		for j, d := range pc.Proof {
+			proof[j] = d
+		}
+		if int(pc.Index) != i {
+			t.Fatalf("got piece %d, want %d", pc.Index, i)
+		}
+		if err := shard.VerifyPiece(sh.Root, i, len(sh.Pieces), pc.Data, proof); err != nil {
+			t.Fatalf("piece %d: %v", i, err)
+		}
+	}
+}
+
+
+// A next miner that answers with a failure message near the frame limit, or
+// with a code this miner does not know, does not cost the client this
+// miner's receipt: failures are passed on cut short, with known codes.
+func TestHostileNextMinerFailure(t *testing.T) {
+	m := startMiner(t, "", nil)
+	cli := newClient(t)
+	ctx := context.Background()
+	ghost, err := identity.Generate() // the last miner of the chain, never reached
+	if err != nil {
+		t.Fatal(err)
+	}
+	huge := func(room int) string { return strings.Repeat("é", room/2) } // two bytes a rune: a cut may split one
+
+	cases := []struct {
+		name   string
+		answer func(self identity.PeerID) wire.Message // what the next miner answers after the pieces
+		code   wire.Code                               // the next miner's failure as this miner reports it
+	}{
+		{"long failure", func(self identity.PeerID) wire.Message {
+			// As long as the next miner's own frame can carry.
+			res := &wire.StoreResult{Failures: []wire.HopFailure{{Peer: self, Code: wire.CodeNoSpace}, {Peer: ghost.ID(), Code: 999, Message: "?"}}}
+			res.Failures[0].Message = huge(wire.MaxFrame - len(res.Append(nil)) - 1)
+			return res
+		}, wire.CodeNoSpace},
+		{"long error", func(identity.PeerID) wire.Message {
+			return wire.Errorf(wire.CodeCorrupt, "%s", huge(wire.MaxFrame-100))
+		}, wire.CodeCorrupt},
+		{"unknown code", func(self identity.PeerID) wire.Message {
+			return &wire.StoreResult{Failures: []wire.HopFailure{{Peer: self, Code: 999, Message: "strange"}}}
+		}, wire.CodeInternal},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			next := fakeMiner(t, c.answer)
+			chain := []wire.NodeAddr{next.Self(), {Peer: ghost.ID(), Addr: "127.0.0.1:1"}}
+			sh := makeShard(t, 100<<10, testPieceSize)
+			res, err := put(ctx, cli, m.Addr(), sh, chain, defaultPut(testPieceSize))
+			if err != nil {
+				t.Fatalf("the client lost this miner's receipt: %v", err)
+			}
+			checkReceipts(t, res, sh, cli.ID(), m)
+			if len(res.Failures) != 2 {
+				t.Fatalf("failures %+v, want one per miner of the chain", res.Failures)
+			}
+			for i, f := range res.Failures {
+				if f.Peer != chain[i].Peer || len(f.Message) > maxFailureMessage || !utf8.ValidString(f.Message) {
+					t.Fatalf("failure %d: %s %v %d bytes %q", i, f.Peer.Short(), f.Code, len(f.Message), f.Message[:min(len(f.Message), 40)])
+				}
+				if f.Code < wire.CodeInternal || f.Code > wire.CodeSkipped {
+					t.Fatalf("failure %d passed on with unknown code %d", i, f.Code)
+				}
+			}
+			if res.Failures[0].Code != c.code {
+				t.Fatalf("next miner's failure has code %v, want %v", res.Failures[0].Code, c.code)
+			}
+		})
+	}
+}
+
+// fakeMiner serves uploads by reading every frame up to the end of the
+// stream, then answering with what answer returns: a *wire.Error fails the
+// request as a miner's handler does, anything else is sent as it is.
+func fakeMiner(t *testing.T, answer func(self identity.PeerID) wire.Message) *transport.Node {
+	t.Helper()
+	k, err := identity.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := transport.Listen(transport.Config{Key: k, Listen: "127.0.0.1:0", DialTimeout: time.Second, RequestTimeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Handle(wire.TypeStoreShard, func(_ context.Context, s *transport.Stream, _ wire.Message) error {
+		for {
+			if _, err := s.Recv(); err != nil {
+				break
+			}
+		}
+		msg := answer(k.ID())
+		if we, ok := msg.(*wire.Error); ok {
+			return we
+		}
+		return s.Send(msg)
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		n.Close()
+		if err := <-done; err != nil {
+			t.Errorf("fake miner: %v", err)
+		}
+	})
+	return n
 }

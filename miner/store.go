@@ -56,10 +56,11 @@ type store struct {
 
 	locks keyLocks // one commit per shard at a time
 
-	mu       sync.Mutex
-	shards   map[shard.Digest]*record
-	used     int64 // bytes of stored shards
-	reserved int64 // bytes promised to uploads in progress
+	mu        sync.Mutex
+	shards    map[shard.Digest]*record
+	used      int64 // bytes of stored shards
+	reserved  int64 // bytes promised to uploads in progress
+	unwritten int64 // the part of reserved not yet written to temp files
 }
 
 func (s *store) shardsDir() string { return filepath.Join(s.dir, "shards") }
@@ -78,36 +79,117 @@ func openStore(dir, name string, capacity int64, log *slog.Logger) (*store, erro
 		createTemp: createTemp, diskFree: diskFree,
 		shards: map[shard.Digest]*record{},
 	}
-	for i := 0; i < 256; i++ {
-		if err := os.MkdirAll(filepath.Join(s.shardsDir(), fmt.Sprintf("%02x", i)), 0o755); err != nil {
-			return nil, fmt.Errorf("miner store: %w", err)
-		}
-	}
-	if err := os.MkdirAll(s.tmpDir(), 0o755); err != nil {
-		return nil, fmt.Errorf("miner store: %w", err)
-	}
-	if err := syncDir(s.dir); err != nil {
-		return nil, fmt.Errorf("miner store: %w", err)
-	}
-	if err := syncDir(s.shardsDir()); err != nil {
-		return nil, fmt.Errorf("miner store: %w", err)
-	}
-	db, err := pebble.Open(filepath.Join(dir, "db"), &pebble.Options{Logger: pebbleLogger{log}})
+	// Look before creating the shard folders: records without any shard
+	// folder mean that it is unmounted or was moved, not that every shard
+	// is lost, and a folder created now would hide that.
+	hadShards, err := hasEntries(s.shardsDir())
 	if err != nil {
-		return nil, fmt.Errorf("miner store: open pebble in %s: %w", filepath.Join(dir, "db"), err)
+		return nil, fmt.Errorf("miner store: %w", err)
+	}
+	dbDir := filepath.Join(dir, "db")
+	db, err := pebble.Open(dbDir, &pebble.Options{Logger: pebbleLogger{log}})
+	if err != nil {
+		return nil, fmt.Errorf("miner store: open pebble in %s: %w", dbDir, err)
 	}
 	s.db = db
-	if err := s.recover(); err != nil {
+	keys, err := s.load()
+	if err == nil && len(keys) > 0 && !hadShards {
+		err = fmt.Errorf("miner store: the shard folder %s is missing or empty, but %s records %d shards: "+
+			"mount or restore the folder and start again (starting without it would drop every record)", s.shardsDir(), dbDir, len(keys))
+	}
+	if err == nil {
+		err = s.makeFolders()
+	}
+	if err == nil {
+		err = s.recover(keys)
+	}
+	if err != nil {
 		db.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-// recover loads every record and makes files and records agree: it removes
+// hasEntries reports whether dir exists and holds anything.
+func hasEntries(dir string) (bool, error) {
+	f, err := os.Open(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	switch _, err := f.Readdirnames(1); {
+	case err == io.EOF:
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("read %s: %w", dir, err)
+	}
+	return true, nil
+}
+
+// makeFolders creates the shard and temp folders that are missing.
+func (s *store) makeFolders() error {
+	for i := 0; i < 256; i++ {
+		if err := os.MkdirAll(filepath.Join(s.shardsDir(), fmt.Sprintf("%02x", i)), 0o755); err != nil {
+			return fmt.Errorf("miner store: %w", err)
+		}
+	}
+	if err := os.MkdirAll(s.tmpDir(), 0o755); err != nil {
+		return fmt.Errorf("miner store: %w", err)
+	}
+	if err := syncDir(s.dir); err != nil {
+		return fmt.Errorf("miner store: %w", err)
+	}
+	if err := syncDir(s.shardsDir()); err != nil {
+		return fmt.Errorf("miner store: %w", err)
+	}
+	return nil
+}
+
+// load reads every record into s.shards and returns their keys.
+func (s *store) load() (map[shard.Digest][]byte, error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: keyPrefix, UpperBound: keyEnd})
+	if err != nil {
+		return nil, fmt.Errorf("miner store: %w", err)
+	}
+	keys := map[shard.Digest][]byte{}
+	for it.First(); it.Valid(); it.Next() {
+		k := it.Key()
+		c, err := cid.Cast(k[len(keyPrefix):])
+		var root shard.Digest
+		if err == nil {
+			root, err = shard.DigestOf(c, shard.ShardCodec)
+		}
+		if err != nil {
+			it.Close()
+			return nil, fmt.Errorf("%w: key %x: %v", errBadRecord, k, err)
+		}
+		rec, err := decodeRecord(it.Value())
+		if err != nil {
+			it.Close()
+			return nil, fmt.Errorf("miner store: shard %v: %w", c, err)
+		}
+		s.shards[root] = rec
+		keys[root] = append([]byte(nil), k...)
+	}
+	if err := it.Close(); err != nil {
+		return nil, fmt.Errorf("miner store: reading records: %w", err)
+	}
+	return keys, nil
+}
+
+// fewMissing is how many shard files may be missing whatever their share of
+// the records; more, and more than half of the records, look like a folder
+// that is incomplete, not like shards lost one by one.
+const fewMissing = 8
+
+// recover makes files and the records loaded under keys agree: it removes
 // unfinished uploads in tmp/, shard files without a record, and records whose
-// file is missing or has the wrong length.
-func (s *store) recover() error {
+// file is missing or has the wrong length. It deletes nothing in shards/ nor
+// in pebble if most records (and more than fewMissing) lack their file.
+func (s *store) recover(keys map[shard.Digest][]byte) error {
 	tmps, err := os.ReadDir(s.tmpDir())
 	if err != nil {
 		return fmt.Errorf("miner store: %w", err)
@@ -120,32 +202,25 @@ func (s *store) recover() error {
 		}
 	}
 
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: keyPrefix, UpperBound: keyEnd})
-	if err != nil {
-		return fmt.Errorf("miner store: %w", err)
+	// Records without their file, or with a file of the wrong length.
+	var missing []shard.Digest
+	wrongLen := map[shard.Digest]int64{} // root → length of its file
+	for root, rec := range s.shards {
+		st, err := os.Stat(s.shardPath(root))
+		switch {
+		case err == nil && st.Size() == rec.size:
+		case err == nil:
+			wrongLen[root] = st.Size()
+		case errors.Is(err, os.ErrNotExist):
+			missing = append(missing, root)
+		default:
+			return fmt.Errorf("miner store: %w", err)
+		}
 	}
-	keys := map[shard.Digest][]byte{}
-	for it.First(); it.Valid(); it.Next() {
-		k := it.Key()
-		c, err := cid.Cast(k[len(keyPrefix):])
-		var root shard.Digest
-		if err == nil {
-			root, err = shard.DigestOf(c, shard.ShardCodec)
-		}
-		if err != nil {
-			it.Close()
-			return fmt.Errorf("%w: key %x: %v", errBadRecord, k, err)
-		}
-		rec, err := decodeRecord(it.Value())
-		if err != nil {
-			it.Close()
-			return fmt.Errorf("miner store: shard %v: %w", c, err)
-		}
-		s.shards[root] = rec
-		keys[root] = append([]byte(nil), k...)
-	}
-	if err := it.Close(); err != nil {
-		return fmt.Errorf("miner store: reading records: %w", err)
+	if len(missing) > fewMissing && 2*len(missing) > len(s.shards) {
+		return fmt.Errorf("miner store: %d of the %d shards recorded have no file in %s: refusing to start, which would drop their records; "+
+			"check that the folder is mounted and complete and start again (if the files are lost, move the data directory aside and start an empty miner)",
+			len(missing), len(s.shards), s.shardsDir())
 	}
 
 	// Files without a record: a crash after the rename, before the record.
@@ -183,28 +258,31 @@ func (s *store) recover() error {
 		}
 	}
 
-	// Records without their file, or with a file of the wrong length.
-	for root, rec := range s.shards {
-		p := s.shardPath(root)
-		st, err := os.Stat(p)
-		switch {
-		case err == nil && st.Size() == rec.size:
-			s.used += rec.size
-			continue
-		case err == nil:
-			s.log.Error("dropping shard whose file has the wrong length", "file", p, "size", st.Size(), "want", rec.size)
-			if err := os.Remove(p); err != nil {
-				return fmt.Errorf("miner store: remove %s: %w", p, err)
-			}
-		case errors.Is(err, os.ErrNotExist):
-			s.log.Error("dropping shard whose file is missing", "file", p)
-		default:
-			return fmt.Errorf("miner store: %w", err)
-		}
+	drop := func(root shard.Digest) error {
 		if err := s.db.Delete(keys[root], pebble.Sync); err != nil {
-			return fmt.Errorf("miner store: drop record of %s: %w", p, err)
+			return fmt.Errorf("miner store: drop record of %s: %w", s.shardPath(root), err)
 		}
 		delete(s.shards, root)
+		return nil
+	}
+	for root, size := range wrongLen {
+		p := s.shardPath(root)
+		s.log.Error("dropping shard whose file has the wrong length", "file", p, "size", size, "want", s.shards[root].size)
+		if err := os.Remove(p); err != nil {
+			return fmt.Errorf("miner store: remove %s: %w", p, err)
+		}
+		if err := drop(root); err != nil {
+			return err
+		}
+	}
+	for _, root := range missing {
+		s.log.Error("dropping shard whose file is missing", "file", s.shardPath(root))
+		if err := drop(root); err != nil {
+			return err
+		}
+	}
+	for _, rec := range s.shards {
+		s.used += rec.size
 	}
 	return nil
 }
@@ -239,12 +317,15 @@ func (s *store) usage() (used, free, capacity int64) {
 	return s.used, s.freeLocked(), s.capacity
 }
 
+// freeLocked is the room left for new uploads: the capacity left, bounded
+// by the file system's free space less what uploads in progress have
+// reserved and not yet written (what they wrote, the file system counts).
 func (s *store) freeLocked() int64 {
 	free := s.capacity - s.used - s.reserved
 	if fs, err := s.diskFree(s.dir); err != nil {
 		s.log.Warn("cannot read free disk space", "err", err)
 	} else {
-		free = min(free, fs)
+		free = min(free, fs-s.unwritten)
 	}
 	return max(free, 0)
 }
@@ -269,20 +350,25 @@ func (s *store) begin(c cid.Cid, root shard.Digest, size int64) (*pending, error
 		return nil, wire.Errorf(wire.CodeNoSpace, "%s: no room for %d bytes (free %d); add capacity or remove data", s.name, size, free)
 	}
 	s.reserved += size
+	s.unwritten += size
 	create := s.createTemp
 	s.mu.Unlock()
+	p := &pending{s: s, c: c, root: root, size: size}
 	f, err := create(s.tmpDir())
 	if err != nil {
-		s.release(size)
+		p.release()
 		return nil, s.ioError("create a temp file for", c, err)
 	}
-	return &pending{s: s, c: c, root: root, size: size, f: f}, nil
+	p.f = f
+	return p, nil
 }
 
-func (s *store) release(size int64) {
-	s.mu.Lock()
-	s.reserved -= size
-	s.mu.Unlock()
+// release gives back the upload's reservation.
+func (p *pending) release() {
+	p.s.mu.Lock()
+	p.s.reserved -= p.size
+	p.s.unwritten -= p.size - p.written
+	p.s.mu.Unlock()
 }
 
 // ioError classifies a file system error: a full disk or quota is
@@ -303,6 +389,9 @@ func (p *pending) write(b []byte) error {
 	}
 	n, err := p.f.Write(b)
 	p.written += int64(n)
+	p.s.mu.Lock()
+	p.s.unwritten -= int64(n)
+	p.s.mu.Unlock()
 	if err == nil && n != len(b) {
 		err = io.ErrShortWrite
 	}
@@ -322,7 +411,7 @@ func (p *pending) abort() {
 	if err := os.Remove(p.f.Name()); err != nil && !errors.Is(err, os.ErrNotExist) {
 		p.s.log.Error("cannot remove temp file", "file", p.f.Name(), "err", err)
 	}
-	p.s.release(p.size)
+	p.release()
 }
 
 // commit makes the shard durable and visible: fsync the temp file, rename it
@@ -362,7 +451,7 @@ func (p *pending) commit(pieceSize int64, pieces []shard.Digest, owner identity.
 	undo := func() {
 		os.Remove(final)
 		syncDir(filepath.Dir(final))
-		s.release(p.size)
+		p.release()
 	}
 	if err := syncDir(filepath.Dir(final)); err != nil {
 		undo()
@@ -403,6 +492,9 @@ func (s *store) addOwnerLocked(c cid.Cid, root shard.Digest, owner identity.Peer
 	if rec.hasOwner(owner) {
 		return rec, nil
 	}
+	if err := s.roomForOwner(c, rec, owner); err != nil {
+		return nil, err
+	}
 	rec = rec.withOwner(owner)
 	if err := s.db.Set(recordKey(c), rec.encode(), pebble.Sync); err != nil {
 		return nil, s.ioError("record an owner of", c, err)
@@ -411,6 +503,22 @@ func (s *store) addOwnerLocked(c cid.Cid, root shard.Digest, owner identity.Peer
 	s.shards[root] = rec
 	s.mu.Unlock()
 	return rec, nil
+}
+
+// MaxOwners bounds the owners a shard's record lists. Anyone may upload a
+// shard again under a fresh owner ID, and each new owner rewrites the whole
+// record with a sync; 256 owners keep a record near 10 KiB, far more than the
+// owners a real shard has.
+const MaxOwners = 256
+
+// roomForOwner refuses a new owner of a record that lists MaxOwners already.
+// The code is CodeNoSpace, the node's quota being full: the client places
+// that replica on another miner, which is what it should do.
+func (s *store) roomForOwner(c cid.Cid, rec *record, owner identity.PeerID) error {
+	if len(rec.owners) >= MaxOwners && !rec.hasOwner(owner) {
+		return wire.Errorf(wire.CodeNoSpace, "%s holds %v for %d owners already, the most it keeps; store it on another miner", s.name, c, len(rec.owners))
+	}
+	return nil
 }
 
 // openShard opens a stored shard's file for reading.

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ppstore/ppstore/identity"
 	"github.com/ppstore/ppstore/shard"
@@ -165,13 +166,15 @@ type upload struct {
 
 func (u *upload) run(ctx context.Context) (*wire.StoreResult, error) {
 	p, req := u.p, u.req
-	if p.store.get(u.root) == nil {
+	if rec := p.store.get(u.root); rec == nil {
 		pend, err := p.store.begin(req.Shard, u.root, int64(req.Size))
 		if err != nil {
 			return nil, err
 		}
 		u.pend = pend
 		defer pend.abort() // no-op after commit
+	} else if err := p.store.roomForOwner(req.Shard, rec, req.Owner); err != nil {
+		return nil, err // before the pieces come: addOwner would refuse them anyway
 	}
 	if len(req.Chain) > 0 {
 		u.openNext(ctx)
@@ -249,13 +252,38 @@ func chainFailures(chain []wire.NodeAddr, code wire.Code, msg string) []wire.Hop
 	out := make([]wire.HopFailure, 0, len(chain))
 	for i, a := range chain {
 		if i == 0 {
-			out = append(out, wire.HopFailure{Peer: a.Peer, Code: code, Message: msg})
+			out = append(out, passOn(wire.HopFailure{Peer: a.Peer, Code: code, Message: msg}))
 			continue
 		}
 		out = append(out, wire.HopFailure{Peer: a.Peer, Code: wire.CodeSkipped,
 			Message: fmt.Sprintf("not reached: upstream hop %s failed", chain[0].Peer.Short())})
 	}
 	return out
+}
+
+// maxFailureMessage bounds the message of a failure this miner passes on.
+// The next miner's messages come from a peer: one near the frame limit would
+// push this miner's StoreResult over it, and the client would lose this
+// miner's receipt with it. A chain has at most MaxChain such messages.
+const maxFailureMessage = 512
+
+// passOn makes a failure reported by or about the next miner fit to pass on:
+// its message cut to maxFailureMessage bytes on a UTF-8 boundary, a code
+// this miner does not know made CodeInternal.
+func passOn(f wire.HopFailure) wire.HopFailure {
+	if f.Code < wire.CodeInternal || f.Code > wire.CodeSkipped { // wire numbers its codes without gaps
+		f.Message = fmt.Sprintf("unknown error %d: %s", uint16(f.Code), f.Message)
+		f.Code = wire.CodeInternal
+	}
+	if len(f.Message) > maxFailureMessage {
+		const more = "…"
+		n := maxFailureMessage - len(more)
+		for n > 0 && !utf8.RuneStart(f.Message[n]) {
+			n--
+		}
+		f.Message = f.Message[:n] + more
+	}
+	return f
 }
 
 // pieceBuf is a checked piece on its way to the next miner and the disk.
@@ -458,10 +486,14 @@ func (u *upload) collect(res *wire.StoreResult) {
 			err = u.fwdErr
 		}
 		we = hopError(err)
-		u.p.log.Info("next miner of the chain failed", "shard", u.req.Shard, "next", chain[0].Peer.Short(), "err", we)
-		res.Failures = append(res.Failures, chainFailures(chain, we.Code, we.Message)...)
+		fs := chainFailures(chain, we.Code, we.Message)
+		u.p.log.Info("next miner of the chain failed", "shard", u.req.Shard, "next", chain[0].Peer.Short(), "code", fs[0].Code, "err", fs[0].Message)
+		res.Failures = append(res.Failures, fs...)
 		return
 	}
+
+	// Only miners of the chain, each once: at most len(chain) receipts and
+	// failures are passed on, whatever the next miner sent.
 
 	member := map[identity.PeerID]bool{}
 	for _, a := range chain {
@@ -483,7 +515,7 @@ func (u *upload) collect(res *wire.StoreResult) {
 	for _, f := range dres.Failures {
 		if member[f.Peer] && !seen[f.Peer] {
 			seen[f.Peer] = true
-			res.Failures = append(res.Failures, f)
+			res.Failures = append(res.Failures, passOn(f))
 		}
 	}
 	for _, a := range chain {

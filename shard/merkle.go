@@ -73,6 +73,60 @@ func MerkleProof(pieces []Digest, i int) []Digest {
 	return proof
 }
 
+// Tree is the Merkle tree of one shard with every node's hash kept, for
+// serving the proofs of many pieces at the cost of one pass of hashing
+// (MerkleProof hashes the whole tree for each proof).
+type Tree struct {
+	n     int
+	nodes map[[2]int]Digest // subtree hash by its [lo, hi) range of pieces
+}
+
+// NewTree hashes the tree over the given piece digests (at least one).
+func NewTree(pieces []Digest) *Tree {
+	t := &Tree{n: len(pieces), nodes: make(map[[2]int]Digest, 2*len(pieces))}
+	if len(pieces) > 0 {
+		t.build(pieces, 0)
+	}
+	return t
+}
+
+func (t *Tree) build(pieces []Digest, lo int) Digest {
+	var h Digest
+	if len(pieces) == 1 {
+		h = leafHash(pieces[0])
+	} else {
+		k := split(len(pieces))
+		h = nodeHash(t.build(pieces[:k], lo), t.build(pieces[k:], lo+k))
+	}
+	t.nodes[[2]int{lo, lo + len(pieces)}] = h
+	return h
+}
+
+// Root returns the tree's root, MerkleRoot of its pieces.
+func (t *Tree) Root() Digest { return t.nodes[[2]int{0, t.n}] }
+
+// Proof returns MerkleProof of piece i. It panics if i is not in [0, n).
+func (t *Tree) Proof(i int) []Digest {
+	if i < 0 || i >= t.n {
+		panic("shard: Tree.Proof index out of range")
+	}
+	var proof []Digest
+	for lo, hi := 0, t.n; hi-lo > 1; {
+		k := lo + split(hi-lo)
+		if i < k {
+			proof = append(proof, t.nodes[[2]int{k, hi}])
+			hi = k
+		} else {
+			proof = append(proof, t.nodes[[2]int{lo, k}])
+			lo = k
+		}
+	}
+	for l, r := 0, len(proof)-1; l < r; l, r = l+1, r-1 {
+		proof[l], proof[r] = proof[r], proof[l]
+	}
+	return proof
+}
+
 // VerifyProof reports whether proof shows that pieceDigest is the digest of
 // piece i of the n pieces under root. The caller must know n independently
 // (Manifest.PieceCount).

@@ -146,3 +146,30 @@ func TestMerkleProofPanicsOutOfRange(t *testing.T) {
 		}()
 	}
 }
+
+func TestTreeMatchesMerkleProof(t *testing.T) {
+	for n := 1; n <= 70; n++ {
+		pieces := make([]Digest, n)
+		for i := range pieces {
+			pieces[i] = PieceDigest([]byte{byte(i), byte(n)})
+		}
+		tree := NewTree(pieces)
+		if tree.Root() != MerkleRoot(pieces) {
+			t.Fatalf("n=%d: root differs", n)
+		}
+		for i := range pieces {
+			got, want := tree.Proof(i), MerkleProof(pieces, i)
+			if len(got) != len(want) {
+				t.Fatalf("n=%d piece %d: proof of %d hashes, want %d", n, i, len(got), len(want))
+			}
+			for k := range got {
+				if got[k] != want[k] {
+					t.Fatalf("n=%d piece %d: proof differs at %d", n, i, k)
+				}
+			}
+			if !VerifyProof(tree.Root(), i, n, pieces[i], got) {
+				t.Fatalf("n=%d piece %d: proof does not verify", n, i)
+			}
+		}
+	}
+}
