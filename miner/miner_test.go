@@ -709,7 +709,6 @@ func TestGetPieceCountBounded(t *testing.T) {
 	}
 }
 
-
 // A next miner that answers with a failure message near the frame limit, or
 // with a code this miner does not know, does not cost the client this
 // miner's receipt: failures are passed on cut short, with known codes.
