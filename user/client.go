@@ -89,18 +89,67 @@ func (c *Config) EnsureDefaults() {
 	}
 }
 
-// Validate reports settings that cannot work.
+// Limits of the settings that count things; Validate names them.
+const (
+	maxReplicas = 16
+	// maxUploads is miner.MaxUploadsPerPeer: a miner refuses more uploads from
+	// one peer at once, and all of a put's shards may start at the same miner.
+	maxUploads = 32
+	// maxStreams is the most streams a connection carries at once (the
+	// transport's limit); requests past it would only wait for a free one.
+	maxStreams = 256
+)
+
+// Validate reports every setting that cannot work, naming its key and the
+// values allowed. It expects EnsureDefaults to have filled the zero fields.
 func (c *Config) Validate() error {
+	var errs []error
 	if c.DataDir == "" {
-		return errors.New("config: data_dir is required (it holds the client's identity key)")
+		errs = append(errs, errors.New("data_dir is required (it holds the client's identity key)"))
 	}
 	if len(c.Bootstrap) == 0 && c.DNSSeed == "" && c.Indexer == "" {
-		return errors.New("config: no bootstrap: set bootstrap = [\"PEERID@HOST:PORT\"] or dns_seed")
+		errs = append(errs, errors.New("no bootstrap: set bootstrap = [\"PEERID@HOST:PORT\"] or dns_seed"))
 	}
-	if c.Replicas < 1 || c.Replicas > 16 {
-		return fmt.Errorf("config: replicas = %d, want 1..16", c.Replicas)
+	counts := []struct {
+		key    string
+		v, max int
+	}{
+		{"replicas", c.Replicas, maxReplicas},
+		{"uploads", c.Uploads, maxUploads},
+		{"streams", c.Streams, maxStreams},
+		{"run_pieces", c.RunPieces, shard.MaxPiecesPerShard}, // a run never leaves its shard
 	}
-	return shard.Params{ShardSize: int64(c.ShardSize), PieceSize: int64(c.PieceSize)}.Validate()
+	for _, n := range counts {
+		if n.v < 1 || n.v > n.max {
+			errs = append(errs, fmt.Errorf("%s = %d, want 1..%d", n.key, n.v, n.max))
+		}
+	}
+	before := len(errs)
+	if c.PieceSize < 1 || c.PieceSize > shard.MaxPieceSize {
+		errs = append(errs, fmt.Errorf("piece_size = %d, want 1..%d (%v)", int64(c.PieceSize), shard.MaxPieceSize, config.ByteSize(shard.MaxPieceSize)))
+	}
+	if c.ShardSize < 1 {
+		errs = append(errs, fmt.Errorf("shard_size = %d, want a positive multiple of piece_size", int64(c.ShardSize)))
+	}
+	if len(errs) == before {
+		// Both sizes are in range; how they fit together is the shard package's rule.
+		p := shard.Params{ShardSize: int64(c.ShardSize), PieceSize: int64(c.PieceSize)}
+		if err := p.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("shard_size = %d, piece_size = %d: %w", p.ShardSize, p.PieceSize, err))
+		}
+	}
+	for _, d := range []struct {
+		key string
+		v   Duration
+	}{{"timeout", c.Timeout}, {"piece_timeout", c.PieceTimeout}} {
+		if d.v <= 0 {
+			errs = append(errs, fmt.Errorf("%s = %v, want a duration above 0 such as 10s", d.key, time.Duration(d.v)))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("config: %w", errors.Join(errs...))
+	}
+	return nil
 }
 
 // Client talks to one region.

@@ -34,8 +34,8 @@ func (c *Client) Put(ctx context.Context, r io.Reader, opts PutOptions) (cid.Cid
 	if replicas == 0 {
 		replicas = c.cfg.Replicas
 	}
-	if replicas < 1 || replicas > 16 {
-		return cid.Undef, fmt.Errorf("replicas = %d, want 1..16", replicas)
+	if replicas < 1 || replicas > maxReplicas {
+		return cid.Undef, fmt.Errorf("replicas = %d, want 1..%d", replicas, maxReplicas)
 	}
 	params := shard.Params{ShardSize: int64(c.cfg.ShardSize), PieceSize: int64(c.cfg.PieceSize)}
 	sp, err := shard.NewSplitter(r, params)
@@ -132,6 +132,9 @@ func (c *Client) storeShard(ctx context.Context, s *shard.Shard, pieceSize int64
 			return nil, fmt.Errorf("indexer placed the shard on %v, asked for one chain of %d", pl.Chains, need)
 		}
 		chain := pl.Chains[0]
+		if err := checkChain(chain, avoid); err != nil {
+			return nil, err
+		}
 		up := progress // only the first attempt's bytes count as progress
 		if attempt > 0 {
 			up = func(int64) {}
@@ -149,15 +152,22 @@ func (c *Client) storeShard(ctx context.Context, s *shard.Shard, pieceSize int64
 		for _, a := range chain {
 			inChain[a.Peer] = true
 		}
+		badReceipt := map[identity.PeerID]error{}
 		for _, r := range res.Receipts {
-			if err := c.checkReceipt(&r, s); err != nil || !inChain[r.Miner] || have[r.Miner] {
-				c.log.Warn("ignoring receipt", "shard", s.Index, "miner", r.Miner.Short(), "err", err)
+			if !inChain[r.Miner] || have[r.Miner] {
+				c.log.Warn("ignoring a receipt from outside the chain or a repeated one", "shard", s.Index, "miner", r.Miner.Short())
+				continue
+			}
+			if err := c.checkReceipt(&r, s); err != nil {
+				badReceipt[r.Miner] = err
 				continue
 			}
 			have[r.Miner] = true
 			got = append(got, r)
 		}
+		reported := map[identity.PeerID]bool{}
 		for _, f := range res.Failures {
+			reported[f.Peer] = true
 			exclude = append(exclude, f.Peer)
 			if f.Code != wire.CodeSkipped { // a hop not reached says nothing about its miner
 				bad.add(f.Peer)
@@ -165,11 +175,50 @@ func (c *Client) storeShard(ctx context.Context, s *shard.Shard, pieceSize int64
 			lastErr = fmt.Errorf("miner %s: %v", f.Peer.Short(), &wire.Error{Code: f.Code, Message: f.Message})
 			c.log.Warn("replica failed; re-placing", "shard", s.Index, "miner", f.Peer.Short(), "code", f.Code, "msg", f.Message)
 		}
+		// A miner of the chain with neither a good receipt nor a reported
+		// failure did not store the shard as far as anyone can prove: it
+		// failed, and is not placed again during this put.
+		for _, a := range chain {
+			if have[a.Peer] || reported[a.Peer] {
+				continue
+			}
+			why, ok := badReceipt[a.Peer]
+			if ok {
+				why = fmt.Errorf("miner %s sent an invalid receipt: %w", a.Peer.Short(), why)
+			} else {
+				why = fmt.Errorf("miner %s: the chain's result has neither a receipt nor a failure for it", a.Peer.Short())
+			}
+			exclude = append(exclude, a.Peer)
+			bad.add(a.Peer)
+			lastErr = why
+			c.log.Warn("replica not proven; re-placing", "shard", s.Index, "err", why)
+		}
 	}
 	if len(got) < replicas {
 		return nil, fmt.Errorf("only %d of %d replicas stored after %d attempts: %w", len(got), replicas, maxAttempts, lastErr)
 	}
 	return got, nil
+}
+
+// checkChain makes sure a placement names distinct miners, none of them
+// avoided: re-placing on a miner that failed or already holds the shard
+// would gain nothing.
+func checkChain(chain []wire.NodeAddr, avoid []identity.PeerID) error {
+	avoided := map[identity.PeerID]bool{}
+	for _, p := range avoid {
+		avoided[p] = true
+	}
+	seen := map[identity.PeerID]bool{}
+	for _, a := range chain {
+		switch {
+		case avoided[a.Peer]:
+			return fmt.Errorf("indexer placed the shard on miner %s, which the request excluded", a.Peer.Short())
+		case seen[a.Peer]:
+			return fmt.Errorf("indexer placed the shard twice on miner %s", a.Peer.Short())
+		}
+		seen[a.Peer] = true
+	}
+	return nil
 }
 
 // badMiners are the miners that failed during one put; later shards of the

@@ -229,7 +229,6 @@ func cmdGet(ctx context.Context, global string, args []string) error {
 		return err
 	}
 	var w io.Writer = os.Stdout
-	var tmp *os.File
 	if fi, err := os.Stat(*out); *out != "" && err == nil && !fi.Mode().IsRegular() {
 		// A device or pipe (say /dev/null): write to it directly.
 		f, err := os.OpenFile(*out, os.O_WRONLY, 0)
@@ -239,42 +238,27 @@ func cmdGet(ctx context.Context, global string, args []string) error {
 		defer f.Close()
 		w, *out = f, ""
 	}
-	if *out != "" {
-		// Write beside the target and rename at the end: a failed get leaves no half file.
-		tmp, err = os.CreateTemp(filepath.Dir(*out), "."+filepath.Base(*out)+".part-*")
+	fetch := func(w io.Writer) error {
+		bar := progress.Discard()
+		if !*quiet {
+			bar = progress.New(os.Stderr, "get", st.Size)
+		}
+		start := time.Now()
+		res, err := c.Fetch(ctx, st, w, user.GetOptions{Progress: bar.Add})
 		if err != nil {
 			return err
 		}
-		defer os.Remove(tmp.Name())
-		w = tmp
-	}
-	bar := progress.Discard()
-	if !*quiet {
-		bar = progress.New(os.Stderr, "get", st.Size)
-	}
-	start := time.Now()
-	res, err := c.Fetch(ctx, st, w, user.GetOptions{Progress: bar.Add})
-	if err != nil {
-		if tmp != nil {
-			tmp.Close()
+		bar.Finish()
+		if *stats {
+			printStats(c, "get", start)
+			fmt.Fprintf(os.Stderr, "stats: pieces_from_miners=%d dropped_miners=%d\n", len(res.PiecesByMiner), len(res.DroppedMiners))
 		}
-		return err
+		return nil
 	}
-	bar.Finish()
-	if *stats {
-		printStats(c, "get", start)
-		fmt.Fprintf(os.Stderr, "stats: pieces_from_miners=%d dropped_miners=%d\n", len(res.PiecesByMiner), len(res.DroppedMiners))
+	if *out != "" {
+		return writeFileAtomically(*out, fetch)
 	}
-	if tmp != nil {
-		if err := tmp.Sync(); err != nil {
-			return err
-		}
-		if err := tmp.Close(); err != nil {
-			return err
-		}
-		return os.Rename(tmp.Name(), *out)
-	}
-	return nil
+	return fetch(w)
 }
 
 // cidAndClient parses the one CID argument of a command and opens the client.
