@@ -805,3 +805,23 @@ func fakeMiner(t *testing.T, answer func(self identity.PeerID) wire.Message) *tr
 	})
 	return n
 }
+
+// An uploader on a slow link is waited for while its bytes keep coming, even
+// when one piece takes longer than the idle timeout; a silent one is not.
+func TestSlowUploaderIsNotCutOff(t *testing.T) {
+	m := startMiner(t, "", func(c *Config) { c.idleTimeout = 300 * time.Millisecond })
+	cli := newClient(t)
+	sh := makeShard(t, 1<<20, 256<<10)
+	via := wire.NodeAddr{Peer: m.Addr().Peer, Addr: slowLink(t, m.Addr().Addr, 400<<10)} // a piece takes ~0.6s
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	start := time.Now()
+	res, err := put(ctx, cli, via, sh, nil, defaultPut(256<<10))
+	if err != nil {
+		t.Fatalf("upload over a 400 KB/s link: %v (after %v)", err, time.Since(start))
+	}
+	if time.Since(start) < time.Second {
+		t.Fatalf("the upload took only %v: the link was not slow", time.Since(start))
+	}
+	checkReceipts(t, res, sh, cli.ID(), m)
+}

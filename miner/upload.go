@@ -95,6 +95,9 @@ func (p *Peer) storeShard(ctx context.Context, s *transport.Stream, req *wire.St
 	if err != nil {
 		return nil, err
 	}
+	// A piece may take as long as the uploader's link needs; only silence
+	// ends the upload (and a pause between pieces, see receive).
+	s.SetIdleTimeout(p.cfg.idleTimeout)
 	u := &upload{p: p, up: s, req: req, root: root, digests: digests}
 	return u.run(ctx)
 }
@@ -216,7 +219,7 @@ func (u *upload) openNext(ctx context.Context) {
 	next := u.req.Chain[0]
 	ds, err := u.p.node.Open(ctx, next)
 	if err == nil {
-		ds.SetDeadline(time.Now().Add(u.p.cfg.idleTimeout))
+		ds.SetIdleTimeout(u.p.cfg.idleTimeout)
 		hdr := *u.req
 		hdr.Chain = u.req.Chain[1:]
 		if err = ds.Send(&hdr); err != nil {
