@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"net"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,7 +26,14 @@ type fakeRegion struct {
 	data   []byte
 	shards map[string]*shard.Shard // by shard CID
 	idx    wire.NodeAddr
+	mu     sync.Mutex // the indexer's handler reads miners on its own goroutine
 	miners []wire.NodeAddr
+}
+
+func (r *fakeRegion) addAddr(a wire.NodeAddr) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.miners = append(r.miners, a)
 }
 
 func newFakeRegion(t *testing.T, size int) *fakeRegion {
@@ -42,10 +50,11 @@ func newFakeRegion(t *testing.T, size int) *fakeRegion {
 		t.Fatal(err)
 	}
 	r.file = m.CID()
-	ix := startNode(t)
 	enc := m.Encode()
-	ix.Handle(wire.TypeLocate, transport.Unary(func(context.Context, identity.PeerID, *wire.Locate) (wire.Message, error) {
+	ix := startNode(t, wire.TypeLocate, transport.Unary(func(context.Context, identity.PeerID, *wire.Locate) (wire.Message, error) {
 		loc := &wire.Location{Manifest: enc}
+		r.mu.Lock()
+		defer r.mu.Unlock()
 		for range m.Shards {
 			var rs []wire.Replica
 			for _, a := range r.miners {
@@ -59,13 +68,15 @@ func newFakeRegion(t *testing.T, size int) *fakeRegion {
 	return r
 }
 
-func startNode(t *testing.T) *transport.Node {
+// startNode starts a node answering requests of type typ with h.
+func startNode(t *testing.T, typ wire.Type, h transport.Handler) *transport.Node {
 	t.Helper()
 	k, _ := identity.Generate()
 	n, err := transport.Listen(transport.Config{Key: k})
 	if err != nil {
 		t.Fatal(err)
 	}
+	n.Handle(typ, h) // before Serve
 	ctx, cancel := context.WithCancel(context.Background())
 	go n.Serve(ctx)
 	t.Cleanup(func() { cancel(); n.Close() })
@@ -90,11 +101,10 @@ func (r *fakeRegion) sendPieces(s *transport.Stream, req *wire.GetPiece) error {
 
 // addMiner adds a miner answering GetPiece with h.
 func (r *fakeRegion) addMiner(t *testing.T, h func(ctx context.Context, s *transport.Stream, req *wire.GetPiece) error) {
-	n := startNode(t)
-	n.Handle(wire.TypeGetPiece, func(ctx context.Context, s *transport.Stream, m wire.Message) error {
+	n := startNode(t, wire.TypeGetPiece, func(ctx context.Context, s *transport.Stream, m wire.Message) error {
 		return h(ctx, s, m.(*wire.GetPiece))
 	})
-	r.miners = append(r.miners, n.Self())
+	r.addAddr(n.Self())
 }
 
 func (r *fakeRegion) client(t *testing.T, mod func(*user.Config)) *user.Client {
@@ -162,7 +172,7 @@ func TestUnreachableMinerCostsOneDialTimeout(t *testing.T) {
 	r := newFakeRegion(t, 16<<20)
 	r.addMiner(t, func(_ context.Context, s *transport.Stream, req *wire.GetPiece) error { return r.sendPieces(s, req) })
 	k, _ := identity.Generate()
-	r.miners = append(r.miners, wire.NodeAddr{Peer: k.ID(), Addr: hole.LocalAddr().String()})
+	r.addAddr(wire.NodeAddr{Peer: k.ID(), Addr: hole.LocalAddr().String()})
 	c := r.client(t, nil)
 	res, took := r.getAndCompare(t, c)
 	if _, ok := res.DroppedMiners[k.ID().String()]; !ok {
