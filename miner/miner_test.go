@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ppstore/ppstore/identity"
+	"github.com/ppstore/ppstore/internal/netsim"
 	"github.com/ppstore/ppstore/shard"
 	"github.com/ppstore/ppstore/transport"
 	"github.com/ppstore/ppstore/wire"
@@ -812,7 +813,7 @@ func TestSlowUploaderIsNotCutOff(t *testing.T) {
 	m := startMiner(t, "", func(c *Config) { c.idleTimeout = 300 * time.Millisecond })
 	cli := newClient(t)
 	sh := makeShard(t, 1<<20, 256<<10)
-	via := wire.NodeAddr{Peer: m.Addr().Peer, Addr: slowLink(t, m.Addr().Addr, 400<<10)} // a piece takes ~0.6s
+	via := wire.NodeAddr{Peer: m.Addr().Peer, Addr: netsim.SlowLink(t, m.Addr().Addr, 400<<10)} // a piece takes ~0.6s
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	start := time.Now()

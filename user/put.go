@@ -261,14 +261,17 @@ func (c *Client) checkReceipt(r *wire.Receipt, s *shard.Shard) error {
 
 // uploadChain sends the shard once to chain[0], which forwards it down the chain.
 func (c *Client) uploadChain(ctx context.Context, s *shard.Shard, pieceSize int64, chain []wire.NodeAddr, progress func(int64)) (*wire.StoreResult, error) {
-	// A chain of r miners needs time for r durable writes; allow for that.
-	cctx, cancel := context.WithTimeout(ctx, time.Duration(c.cfg.Timeout)*time.Duration(1+len(chain)/2))
+	// Timeouts are about silence, not size: the upload must be under way
+	// within Timeout, then may take as long as the uplink needs while the
+	// miner keeps taking bytes (idle timeout piece_timeout).
+	octx, cancel := context.WithTimeout(ctx, time.Duration(c.cfg.Timeout))
 	defer cancel()
-	st, err := c.node.Open(cctx, chain[0])
+	st, err := c.node.Open(octx, chain[0])
 	if err != nil {
 		return nil, err
 	}
 	defer st.Close()
+	defer context.AfterFunc(ctx, st.Abort)() // the put was cancelled
 	hdr := &wire.StoreShard{
 		Shard:     s.CID(),
 		Size:      uint64(len(s.Data)),
@@ -287,10 +290,9 @@ func (c *Client) uploadChain(ctx context.Context, s *shard.Shard, pieceSize int6
 	// piece timeout (5 s) before they drop it and go on; piece_timeout (10 s
 	// by default) must stay above that, so that a dead miner further down is
 	// not blamed on the first.
-	pieceWait := time.Duration(c.cfg.PieceTimeout)
+	st.SetIdleTimeout(time.Duration(c.cfg.PieceTimeout)) // a miner that stops taking bytes is dead
 	for i := range s.Pieces {
 		p := s.Piece(i, pieceSize)
-		st.SetDeadline(time.Now().Add(pieceWait)) // a miner that stops taking pieces is dead
 		if err := st.Send(&wire.PieceData{Index: uint32(i), Data: p}); err != nil {
 			// The miner may have refused early with a reason; prefer it.
 			var res wire.StoreResult
@@ -302,10 +304,10 @@ func (c *Client) uploadChain(ctx context.Context, s *shard.Shard, pieceSize int6
 		progress(int64(len(p)))
 	}
 	_ = st.CloseWrite() // a refusal arrives as the answer below
-	// The chain answers once every miner has its copy durably: allow each hop time.
-	if dl, ok := cctx.Deadline(); ok {
-		st.SetDeadline(dl)
-	}
+	// The chain answers once every miner has its copy durably (a chain of r
+	// miners needs time for r durable writes): allow each hop time.
+	st.SetIdleTimeout(0)
+	st.SetDeadline(time.Now().Add(time.Duration(c.cfg.Timeout) * time.Duration(1+len(chain)/2)))
 	var res wire.StoreResult
 	if err := st.Expect(&res); err != nil {
 		return nil, err

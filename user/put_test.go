@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ppstore/ppstore/identity"
+	"github.com/ppstore/ppstore/internal/netsim"
 	"github.com/ppstore/ppstore/shard"
 	"github.com/ppstore/ppstore/transport"
 	"github.com/ppstore/ppstore/user"
@@ -89,8 +90,8 @@ func newChainRegion(t *testing.T, kinds ...receiptKind) *chainRegion {
 
 func (r *chainRegion) place(_ context.Context, _ identity.PeerID, req *wire.Place) (wire.Message, error) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.places = append(r.places, *req)
-	r.mu.Unlock()
 	var chain []wire.NodeAddr
 	for _, m := range r.miners {
 		if len(chain) < int(req.Replicas) && (r.ignoreExclude.Load() || !slices.Contains(req.Exclude, m.key.ID())) {
@@ -281,5 +282,34 @@ func TestPutRefusesPlacementOnExcludedMiner(t *testing.T) {
 	}
 	if msg := err.Error(); !strings.Contains(msg, "indexer placed the shard on miner "+r.peer(0).Short()+", which the request excluded") || strings.Contains(msg, "%!") {
 		t.Errorf("error %q should name the indexer's placement on excluded miner %s", msg, r.peer(0).Short())
+	}
+}
+
+// An upload over a slow uplink takes as long as it needs while the miner
+// keeps taking bytes: longer than the request timeout is no failure.
+func TestPutOverSlowUplink(t *testing.T) {
+	r := newChainRegion(t, goodReceipt)
+	r.mu.Lock()
+	r.miners[0].addr.Addr = netsim.SlowLink(t, r.miners[0].addr.Addr, 300<<10)
+	r.mu.Unlock()
+	c, err := user.New(context.Background(), user.Config{
+		DataDir:      t.TempDir(),
+		Indexer:      r.idx.Peer.String() + "@" + r.idx.Addr,
+		Listen:       "127.0.0.1:0",
+		Timeout:      user.Duration(time.Second),
+		PieceTimeout: user.Duration(time.Second),
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	data := make([]byte, 1<<20) // one shard: about 3.5s at 300 KB/s
+	rand.Read(data)
+	start := time.Now()
+	if _, err := c.Put(context.Background(), bytes.NewReader(data), user.PutOptions{Replicas: 1}); err != nil {
+		t.Fatalf("put over a 300 KB/s uplink with a 1s timeout: %v (after %v)", err, time.Since(start))
+	}
+	if took := time.Since(start); took < 2*time.Second {
+		t.Fatalf("the put took only %v: the link was not slow", took)
 	}
 }
