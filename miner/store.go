@@ -228,6 +228,8 @@ func (s *store) recover(keys map[shard.Digest][]byte) error {
 	if err != nil {
 		return fmt.Errorf("miner store: %w", err)
 	}
+	orphans := map[string][]string{} // folder → its files without a record
+	nOrphans, nFiles := 0, 0
 	for _, sub := range subs {
 		if !sub.IsDir() || len(sub.Name()) != 2 {
 			s.log.Warn("unexpected entry in the shard folder, leaving it", "path", filepath.Join(s.shardsDir(), sub.Name()))
@@ -238,23 +240,33 @@ func (s *store) recover(keys map[shard.Digest][]byte) error {
 		if err != nil {
 			return fmt.Errorf("miner store: %w", err)
 		}
-		removed := false
 		for _, f := range files {
+			nFiles++
 			p := filepath.Join(dir, f.Name())
 			root, ok := parseShardName(f.Name())
 			if ok && s.shardPath(root) == p && s.shards[root] != nil {
 				continue
 			}
+			orphans[dir] = append(orphans[dir], p)
+			nOrphans++
+		}
+	}
+	// Many files without records look like a lost or replaced database, not
+	// like crashes between a rename and its record.
+	if nOrphans > fewMissing && 2*nOrphans > nFiles {
+		return fmt.Errorf("miner store: %d of the %d shard files in %s have no record in %s: refusing to start, which would delete them; "+
+			"restore the database and start again (or move the data directory aside and start an empty miner)",
+			nOrphans, nFiles, s.shardsDir(), filepath.Join(s.dir, "db"))
+	}
+	for dir, paths := range orphans {
+		for _, p := range paths {
 			s.log.Warn("removing shard file without a record", "file", p)
 			if err := os.RemoveAll(p); err != nil {
 				return fmt.Errorf("miner store: remove %s: %w", p, err)
 			}
-			removed = true
 		}
-		if removed {
-			if err := syncDir(dir); err != nil {
-				return fmt.Errorf("miner store: %w", err)
-			}
+		if err := syncDir(dir); err != nil {
+			return fmt.Errorf("miner store: %w", err)
 		}
 	}
 

@@ -229,3 +229,36 @@ func TestMostShardFilesMissing(t *testing.T) {
 		t.Fatalf("orphan survived a normal start: %v", err)
 	}
 }
+
+// A lost database (every shard file without a record) stops the start
+// instead of deleting every shard; with the database back, all are served.
+func TestDatabaseMissing(t *testing.T) {
+	dir := t.TempDir()
+	m := startMiner(t, dir, nil)
+	cli := newClient(t)
+	var shs []*shard.Shard
+	for range fewMissing + 2 {
+		sh := makeShard(t, 10<<10, 4096)
+		if _, err := put(context.Background(), cli, m.Addr(), sh, nil, defaultPut(4096)); err != nil {
+			t.Fatal(err)
+		}
+		shs = append(shs, sh)
+	}
+	m.stop()
+	db, aside := filepath.Join(dir, "db"), filepath.Join(t.TempDir(), "db")
+	if err := os.Rename(db, aside); err != nil {
+		t.Fatal(err)
+	}
+	_, err := New(testConfig(dir), testLogger(), prometheus.NewRegistry())
+	if err == nil || !strings.Contains(err.Error(), "have no record") {
+		t.Fatalf("err = %v, want a refusal naming the missing records", err)
+	}
+	os.RemoveAll(db) // the empty database the refused start made
+	if err := os.Rename(aside, db); err != nil {
+		t.Fatal(err)
+	}
+	m = startMiner(t, dir, nil)
+	for _, sh := range shs {
+		checkServes(t, cli, m, sh)
+	}
+}
