@@ -666,21 +666,21 @@ func TestUploadsPerPeerAreBounded(t *testing.T) {
 	}
 }
 
-// A request for more than MaxPiecesPerRequest pieces is refused, even within
+// A request for more than wire.MaxPiecesPerRequest pieces is refused, even within
 // the shard; a run of that many pieces is answered, each with a valid proof.
 func TestGetPieceCountBounded(t *testing.T) {
 	m := startMiner(t, "", nil)
 	cli := newClient(t)
 	ctx := context.Background()
 	const pieceSize = 1024
-	sh := makeShard(t, (MaxPiecesPerRequest+10)*pieceSize, pieceSize)
+	sh := makeShard(t, (wire.MaxPiecesPerRequest+10)*pieceSize, pieceSize)
 	if _, err := put(ctx, cli, m.Addr(), sh, nil, defaultPut(pieceSize)); err != nil {
 		t.Fatal(err)
 	}
 	var pc wire.Piece
-	err := cli.Call(ctx, m.Addr(), &wire.GetPiece{Shard: sh.CID(), Index: 0, Count: MaxPiecesPerRequest + 1}, &pc)
+	err := cli.Call(ctx, m.Addr(), &wire.GetPiece{Shard: sh.CID(), Index: 0, Count: wire.MaxPiecesPerRequest + 1}, &pc)
 	if !errors.Is(err, wire.ErrBadRequest) || !strings.Contains(err.Error(), "at most") {
-		t.Fatalf("count %d: err = %v, want bad request", MaxPiecesPerRequest+1, err)
+		t.Fatalf("count %d: err = %v, want bad request", wire.MaxPiecesPerRequest+1, err)
 	}
 
 	s, err := cli.Open(ctx, m.Addr())
@@ -689,11 +689,11 @@ func TestGetPieceCountBounded(t *testing.T) {
 	}
 	defer s.Close()
 	const from = 5
-	if err := s.Send(&wire.GetPiece{Shard: sh.CID(), Index: from, Count: MaxPiecesPerRequest}); err != nil {
+	if err := s.Send(&wire.GetPiece{Shard: sh.CID(), Index: from, Count: wire.MaxPiecesPerRequest}); err != nil {
 		t.Fatal(err)
 	}
 	s.CloseWrite()
-	for i := from; i < from+MaxPiecesPerRequest; i++ {
+	for i := from; i < from+wire.MaxPiecesPerRequest; i++ {
 		if err := s.Expect(&pc); err != nil {
 			t.Fatalf("piece %d: %v", i, err)
 		}

@@ -9,13 +9,6 @@ import (
 	"github.com/ppstore/ppstore/wire"
 )
 
-// MaxPiecesPerRequest bounds the Count of a GetPiece request. Clients ask for
-// runs of a few pieces (run_pieces, 4 by default); 64 still covers a whole
-// default shard (16 pieces of 256 KiB) and bounds what one request makes the
-// miner read and send (64 MiB at the largest piece size), while a count up to
-// the shard's piece count (up to shard.MaxPiecesPerShard) would not.
-const MaxPiecesPerRequest = 64
-
 // handleGetPiece answers one piece of a stored shard with its Merkle proof.
 // The bytes are read from disk as they are, not re-hashed: the client checks
 // every piece against the shard's root, and finding bit rot is the
@@ -37,8 +30,8 @@ func (p *Peer) handleGetPiece(_ context.Context, s *transport.Stream, m wire.Mes
 	if i >= len(rec.pieces) {
 		return wire.Errorf(wire.CodeBadRequest, "shard %v has %d pieces; there is no piece %d", req.Shard, len(rec.pieces), req.Index)
 	}
-	if req.Count > MaxPiecesPerRequest {
-		return wire.Errorf(wire.CodeBadRequest, "get %d pieces of %v in one request: at most %d; split the range", req.Count, req.Shard, MaxPiecesPerRequest)
+	if req.Count > wire.MaxPiecesPerRequest {
+		return wire.Errorf(wire.CodeBadRequest, "get %d pieces of %v in one request: at most %d; split the range", req.Count, req.Shard, wire.MaxPiecesPerRequest)
 	}
 	n := int(req.Count)
 	if n == 0 {

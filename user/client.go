@@ -117,7 +117,7 @@ func (c *Config) Validate() error {
 		{"replicas", c.Replicas, maxReplicas},
 		{"uploads", c.Uploads, maxUploads},
 		{"streams", c.Streams, maxStreams},
-		{"run_pieces", c.RunPieces, shard.MaxPiecesPerShard}, // a run never leaves its shard
+		{"run_pieces", c.RunPieces, wire.MaxPiecesPerRequest}, // what a miner answers in one request
 	}
 	for _, n := range counts {
 		if n.v < 1 || n.v > n.max {

@@ -30,7 +30,7 @@ func TestNewAcceptsZeroAndLimitValues(t *testing.T) {
 			c.Timeout, c.PieceTimeout = user.Duration(time.Nanosecond), user.Duration(time.Nanosecond)
 		},
 		"largest": func(c *user.Config) {
-			c.Replicas, c.Uploads, c.Streams, c.RunPieces = 16, 32, 256, 1024
+			c.Replicas, c.Uploads, c.Streams, c.RunPieces = 16, 32, 256, 64
 			c.ShardSize, c.PieceSize = 1024<<20, 1<<20
 		},
 	} {
@@ -56,8 +56,8 @@ func TestNewRefusesValuesOutOfRange(t *testing.T) {
 		{func(c *user.Config) { c.Uploads = 33 }, "uploads = 33, want 1..32"},
 		{func(c *user.Config) { c.Streams = -1 }, "streams = -1, want 1..256"},
 		{func(c *user.Config) { c.Streams = 257 }, "streams = 257, want 1..256"},
-		{func(c *user.Config) { c.RunPieces = -1 }, "run_pieces = -1, want 1..1024"},
-		{func(c *user.Config) { c.RunPieces = 1025 }, "run_pieces = 1025, want 1..1024"},
+		{func(c *user.Config) { c.RunPieces = -1 }, "run_pieces = -1, want 1..64"},
+		{func(c *user.Config) { c.RunPieces = 65 }, "run_pieces = 65, want 1..64"},
 		{func(c *user.Config) { c.Timeout = user.Duration(-time.Second) }, "timeout = -1s, want a duration above 0"},
 		{func(c *user.Config) { c.PieceTimeout = user.Duration(-time.Second) }, "piece_timeout = -1s, want a duration above 0"},
 		{func(c *user.Config) { c.PieceSize = -1 }, "piece_size = -1, want 1..1048576"},

@@ -599,12 +599,18 @@ func (m *StoreResult) Decode(b []byte) error {
 }
 
 // GetPiece asks a miner for pieces Index .. Index+Count-1 of a shard (Count 0
-// means 1), each answered by its own Piece frame, in order, on the same stream.
+// means 1, at most MaxPiecesPerRequest), each answered by its own Piece frame,
+// in order, on the same stream.
 type GetPiece struct {
 	Shard cid.Cid
 	Index uint32
 	Count uint32
 }
+
+// MaxPiecesPerRequest bounds a GetPiece's Count: what one request makes a
+// miner read and send (64 MiB at the largest piece size). Clients ask for runs
+// of a few pieces (run_pieces, 4 by default); 64 covers a whole default shard.
+const MaxPiecesPerRequest = 64
 
 func (*GetPiece) Type() Type { return TypeGetPiece }
 func (m *GetPiece) Append(b []byte) []byte {
