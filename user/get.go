@@ -115,6 +115,7 @@ func newDownload(c *Client, st *FileStat, w io.Writer, opts GetOptions) *downloa
 	if d.runLen <= 0 {
 		d.runLen = c.cfg.RunPieces
 	}
+	d.runLen = min(d.runLen, wire.MaxPiecesPerRequest) // what a miner answers
 	d.cond = sync.NewCond(&d.mu)
 	d.wcond = sync.NewCond(&d.mu)
 	bufSize := int(m.PieceSize) + 4096 // a piece frame: the piece, its proof, a few fields
@@ -304,7 +305,10 @@ func (d *download) tunnel(ctx context.Context, mk sched.Miner) {
 			for _, q := range run[done+1:] {
 				d.s.Release(q)
 			}
-			if ctx.Err() == nil {
+			// Also when this miner's requests were ended because another
+			// dropped it: the pieces released here may have had no other
+			// holder, and the check at the drop did not see them in flight.
+			if d.failErr == nil {
 				d.checkOrphans()
 			}
 			if _, gone := d.dropped[mk]; gone {

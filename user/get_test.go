@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -206,4 +207,69 @@ func TestSlowMinerIsNotDroppedWhileItSends(t *testing.T) {
 		t.Fatalf("dropped %v", res.DroppedMiners)
 	}
 	t.Logf("8 pieces in %v", took)
+}
+
+// Shard 0 on A and B, shard 1 (one piece) on A only. A stalls on shard 1 and
+// sends bad bytes for shard 0: once A is dropped, shard 1 has no holder and
+// the get must fail with ErrNoReplica, not wait forever.
+func TestPieceOrphanedByADropEndsTheGet(t *testing.T) {
+	data := make([]byte, 4<<20+256<<10)
+	rand.Read(data)
+	shards := map[string]*shard.Shard{}
+	m, err := shard.Split(bytes.NewReader(data), shard.Params{}, func(s *shard.Shard) error {
+		c := *s
+		c.Data = append([]byte(nil), s.Data...)
+		shards[c.CID().String()] = &c
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(s *transport.Stream, req *wire.GetPiece) error {
+		sh := shards[req.Shard.String()]
+		for j := int(req.Index); j < int(req.Index)+int(max(req.Count, 1)); j++ {
+			path := shard.MerkleProof(sh.Pieces, j)
+			proof := make([][32]byte, len(path))
+			for k := range path {
+				proof[k] = path[k]
+			}
+			if err := s.Send(&wire.Piece{Index: uint32(j), Data: sh.Piece(j, shard.DefaultPieceSize), Proof: proof}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	s1 := m.ShardCID(1).String()
+	a := startNode(t, wire.TypeGetPiece, func(ctx context.Context, s *transport.Stream, msg wire.Message) error {
+		req := msg.(*wire.GetPiece)
+		if req.Shard.String() == s1 {
+			<-ctx.Done()
+			return ctx.Err()
+		}
+		time.Sleep(300 * time.Millisecond)
+		return s.Send(&wire.Piece{Index: req.Index, Data: make([]byte, shard.DefaultPieceSize)})
+	})
+	b := startNode(t, wire.TypeGetPiece, func(_ context.Context, s *transport.Stream, msg wire.Message) error {
+		time.Sleep(50 * time.Millisecond)
+		return send(s, msg.(*wire.GetPiece))
+	})
+	enc := m.Encode()
+	ix := startNode(t, wire.TypeLocate, transport.Unary(func(context.Context, identity.PeerID, *wire.Locate) (wire.Message, error) {
+		return &wire.Location{Manifest: enc, Shards: [][]wire.Replica{
+			{{NodeAddr: a.Self(), Status: wire.StatusStored}, {NodeAddr: b.Self(), Status: wire.StatusStored}},
+			{{NodeAddr: a.Self(), Status: wire.StatusStored}},
+		}}, nil
+	}))
+	cfg := user.Config{DataDir: t.TempDir(), Indexer: ix.Self().Peer.String() + "@" + ix.Self().Addr, Listen: "127.0.0.1:0", Streams: 2}
+	c, err := user.New(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	_, err = c.Get(ctx, m.CID(), &bytes.Buffer{}, user.GetOptions{})
+	if !errors.Is(err, user.ErrNoReplica) {
+		t.Fatalf("want ErrNoReplica, got %v", err)
+	}
 }
