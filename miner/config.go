@@ -33,15 +33,18 @@ type Config struct {
 	RecordTTL time.Duration   `toml:"record_ttl"` // lifetime of the record at the bootstrap; refreshed every third of it
 
 	// Knobs for tests; zero means the defaults below.
-	dialTimeout   time.Duration // connecting to the next miner of a chain
-	idleTimeout   time.Duration // longest pause between two pieces of an upload
-	resultTimeout time.Duration // waiting for the rest of the chain after the last piece
+	dialTimeout    time.Duration // connecting to the next miner of a chain
+	idleTimeout    time.Duration // longest pause between two pieces of an upload
+	resultTimeout  time.Duration // waiting for the rest of the chain after the last piece
+	serveIdle      time.Duration // longest a reader of pieces may take nothing
+	requestTimeout time.Duration // the transport's deadline for a request (see transport.Config)
 }
 
 const (
 	defaultDialTimeout   = 5 * time.Second
 	defaultIdleTimeout   = 5 * time.Second
 	defaultResultTimeout = 15 * time.Second
+	defaultServeIdle     = 30 * time.Second
 )
 
 // EnsureDefaults fills zero fields with their defaults.
@@ -69,6 +72,9 @@ func (c *Config) EnsureDefaults() {
 	}
 	if c.resultTimeout <= 0 {
 		c.resultTimeout = defaultResultTimeout
+	}
+	if c.serveIdle <= 0 {
+		c.serveIdle = defaultServeIdle
 	}
 }
 

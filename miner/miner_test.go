@@ -813,7 +813,7 @@ func TestSlowUploaderIsNotCutOff(t *testing.T) {
 	m := startMiner(t, "", func(c *Config) { c.idleTimeout = 300 * time.Millisecond })
 	cli := newClient(t)
 	sh := makeShard(t, 1<<20, 256<<10)
-	via := wire.NodeAddr{Peer: m.Addr().Peer, Addr: netsim.SlowLink(t, m.Addr().Addr, 400<<10)} // a piece takes ~0.6s
+	via := wire.NodeAddr{Peer: m.Addr().Peer, Addr: netsim.SlowLink(t, m.Addr().Addr, 400<<10, 0)} // a piece takes ~0.6s
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	start := time.Now()
@@ -825,4 +825,42 @@ func TestSlowUploaderIsNotCutOff(t *testing.T) {
 		t.Fatalf("the upload took only %v: the link was not slow", time.Since(start))
 	}
 	checkReceipts(t, res, sh, cli.ID(), m)
+}
+
+// A run of pieces to a reader on a slow link is served for as long as the
+// link needs, beyond the request deadline, while the reader keeps taking
+// bytes.
+func TestSlowReaderIsServed(t *testing.T) {
+	m := startMiner(t, "", func(c *Config) { c.requestTimeout, c.serveIdle = time.Second, time.Second })
+	cli := newClient(t)
+	const pieceSize, n = 64 << 10, 16
+	sh := makeShard(t, n*pieceSize, pieceSize)
+	if _, err := put(context.Background(), cli, m.Addr(), sh, nil, defaultPut(pieceSize)); err != nil {
+		t.Fatal(err)
+	}
+	via := wire.NodeAddr{Peer: m.Addr().Peer, Addr: netsim.SlowLink(t, m.Addr().Addr, 0, 400<<10)} // 1 MiB: ~2.6s
+	slow := newClient(t)
+	s, err := slow.Open(context.Background(), via)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.SetIdleTimeout(time.Second)
+	start := time.Now()
+	if err := s.Send(&wire.GetPiece{Shard: sh.CID(), Count: n}); err != nil {
+		t.Fatal(err)
+	}
+	s.CloseWrite()
+	for i := 0; i < n; i++ {
+		var pc wire.Piece
+		if err := s.Expect(&pc); err != nil {
+			t.Fatalf("piece %d after %v: %v", i, time.Since(start), err)
+		}
+		if int(pc.Index) != i || len(pc.Data) != pieceSize {
+			t.Fatalf("got piece %d of %d bytes, want piece %d", pc.Index, len(pc.Data), i)
+		}
+	}
+	if took := time.Since(start); took < 1500*time.Millisecond {
+		t.Fatalf("the run took only %v: the link was not slow", took)
+	}
 }

@@ -67,7 +67,7 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Peer, error)
 		p.store.Close()
 		return nil, fmt.Errorf("miner: metrics: %w", err)
 	}
-	p.node, err = transport.Listen(transport.Config{Key: key, Listen: cfg.Listen, DialTimeout: cfg.dialTimeout, Logger: log})
+	p.node, err = transport.Listen(transport.Config{Key: key, Listen: cfg.Listen, DialTimeout: cfg.dialTimeout, RequestTimeout: cfg.requestTimeout, Logger: log})
 	if err != nil {
 		p.store.Close()
 		return nil, fmt.Errorf("miner: %w", err)

@@ -48,6 +48,9 @@ func (p *Peer) handleGetPiece(_ context.Context, s *transport.Stream, m wire.Mes
 	defer f.Close()
 	buf := getBuf(int(rec.pieceSize))
 	defer putBuf(buf)
+	// A run of pieces takes as long as the reader's link needs; only a
+	// reader that takes nothing for serveIdle is given up.
+	s.SetIdleTimeout(p.cfg.serveIdle)
 	tree := shard.NewTree(rec.pieces) // hashed once for the whole run
 	for j := i; j < i+n; j++ {
 		data := buf[:rec.pieceLen(j)]

@@ -526,20 +526,21 @@ type Stream struct {
 	rbuf []byte
 	wbuf []byte
 
-	idle              time.Duration // see SetIdleTimeout
-	readExt, writeExt time.Time     // when the idle deadlines were last pushed
+	idle     time.Duration // see SetIdleTimeout
+	pushedAt atomic.Int64  // when the idle deadline was last pushed (unix ns)
 }
 
 // SetIdleTimeout makes the stream fail after d passes without progress, not at
 // a fixed time: every read that brings bytes and every write chunk accepted
-// pushes the deadline d ahead. A transfer on a slow link then takes as long
-// as it needs while a silent peer is still given up after d. Zero turns it
+// pushes the read and write deadlines d ahead. A transfer on a slow link then
+// takes as long as it needs while a silent peer is still given up after d,
+// and the answer to a long upload can still be read after it. Zero turns it
 // off (the deadline stays where SetDeadline put it).
 func (s *Stream) SetIdleTimeout(d time.Duration) {
 	s.idle = d
 	if d > 0 {
 		now := time.Now()
-		s.readExt, s.writeExt = now, now
+		s.pushedAt.Store(now.UnixNano())
 		s.s.SetDeadline(now.Add(d))
 	}
 }
@@ -548,23 +549,22 @@ func (s *Stream) SetIdleTimeout(d time.Duration) {
 // set, so that a large frame's write makes progress in steps.
 const idleChunk = 64 << 10
 
-// pushed reports whether a deadline last pushed at *last is due for pushing
-// again (an eighth of the idle time has passed), and records the push.
-func (s *Stream) pushed(last *time.Time) (time.Time, bool) {
+// progress pushes the idle deadline when an eighth of the idle time has
+// passed since the last push (so that a stream of small reads costs a clock
+// read each, not a deadline update each).
+func (s *Stream) progress() {
 	now := time.Now()
-	if now.Sub(*last) < s.idle/8 {
-		return now, false
+	last := s.pushedAt.Load()
+	if now.UnixNano()-last < int64(s.idle/8) || !s.pushedAt.CompareAndSwap(last, now.UnixNano()) {
+		return
 	}
-	*last = now
-	return now, true
+	s.s.SetDeadline(now.Add(s.idle))
 }
 
 func (s *Stream) read(b []byte) (int, error) {
 	n, err := s.s.Read(b)
 	if n > 0 && s.idle > 0 {
-		if now, ok := s.pushed(&s.readExt); ok {
-			s.s.SetReadDeadline(now.Add(s.idle))
-		}
+		s.progress()
 	}
 	return n, err
 }
@@ -581,9 +581,7 @@ func (s *Stream) write(b []byte) (int, error) {
 		if err != nil {
 			return done, err
 		}
-		if now, ok := s.pushed(&s.writeExt); ok {
-			s.s.SetWriteDeadline(now.Add(s.idle))
-		}
+		s.progress()
 	}
 	return done, nil
 }

@@ -404,3 +404,42 @@ func TestIdleTimeoutCountsSilenceNotDuration(t *testing.T) {
 		t.Fatalf("a silent peer failed after %v, idle timeout 400ms", took)
 	}
 }
+
+// A long upload under an idle timeout, refused by the peer at its end: the
+// peer's answer is still read (writing is progress for the read side too).
+func TestIdleWritesKeepTheAnswerReadable(t *testing.T) {
+	srv := newNode(t, map[wire.Type]Handler{wire.TypeGetPiece: func(ctx context.Context, s *Stream, m wire.Message) error {
+		start := time.Now()
+		for time.Since(start) < 1500*time.Millisecond {
+			if _, err := s.Recv(); err != nil {
+				return err
+			}
+		}
+		return wire.Errorf(wire.CodeNoSpace, "disk full, sorry")
+	}})
+	cli := newNode(t, nil)
+	s, err := cli.Open(context.Background(), srv.Self())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.SetIdleTimeout(500 * time.Millisecond)
+	if err := s.Send(&wire.GetPiece{Index: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		if err := s.Send(&wire.PieceData{Index: uint32(i), Data: make([]byte, 8<<10)}); err != nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+		if i > 200 {
+			t.Fatal("never refused")
+		}
+	}
+	var res wire.StoreResult
+	err = s.Expect(&res)
+	var we *wire.Error
+	if !errors.As(err, &we) {
+		t.Fatalf("the refusal's reason is lost: Expect = %v", err)
+	}
+}

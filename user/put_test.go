@@ -290,7 +290,7 @@ func TestPutRefusesPlacementOnExcludedMiner(t *testing.T) {
 func TestPutOverSlowUplink(t *testing.T) {
 	r := newChainRegion(t, goodReceipt)
 	r.mu.Lock()
-	r.miners[0].addr.Addr = netsim.SlowLink(t, r.miners[0].addr.Addr, 300<<10)
+	r.miners[0].addr.Addr = netsim.SlowLink(t, r.miners[0].addr.Addr, 300<<10, 0)
 	r.mu.Unlock()
 	c, err := user.New(context.Background(), user.Config{
 		DataDir:      t.TempDir(),
