@@ -15,9 +15,6 @@ import (
 // MaxPlaceCount is the most chains one Place request may ask for.
 const MaxPlaceCount = 1024
 
-// maxShardSize is the largest shard a placement may be asked for.
-const maxShardSize = shard.MaxPiecesPerShard * shard.MaxPieceSize
-
 // Placer picks miners for new shards from the live miner records.
 //
 // Each chain is Replicas distinct miners, each with Free at least ShardSize
@@ -128,8 +125,8 @@ func (p *Placer) Place(req *wire.Place) (*wire.Placement, error) {
 		return nil, wire.Errorf(wire.CodeBadRequest, "place: %d replicas; ask for 1 to %d", req.Replicas, MaxReplicas)
 	case req.Count < 1 || req.Count > MaxPlaceCount:
 		return nil, wire.Errorf(wire.CodeBadRequest, "place: %d chains; ask for 1 to %d per request", req.Count, MaxPlaceCount)
-	case req.ShardSize == 0 || req.ShardSize > maxShardSize:
-		return nil, wire.Errorf(wire.CodeBadRequest, "place: shard size %d not in [1, %d]", req.ShardSize, uint64(maxShardSize))
+	case req.ShardSize == 0 || req.ShardSize > shard.MaxShardSize:
+		return nil, wire.Errorf(wire.CodeBadRequest, "place: shard size %d not in [1, %d]", req.ShardSize, uint64(shard.MaxShardSize))
 	}
 	excluded := make(map[identity.PeerID]bool, len(req.Exclude))
 	for _, e := range req.Exclude {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ppstore/ppstore/identity"
+	"github.com/ppstore/ppstore/shard"
 	"github.com/ppstore/ppstore/wire"
 )
 
@@ -188,7 +189,7 @@ func TestPlaceBadRequests(t *testing.T) {
 		{Replicas: 1, ShardSize: mib, Count: 0},
 		{Replicas: 1, ShardSize: mib, Count: MaxPlaceCount + 1},
 		{Replicas: 1, ShardSize: 0, Count: 1},
-		{Replicas: 1, ShardSize: maxShardSize + 1, Count: 1},
+		{Replicas: 1, ShardSize: shard.MaxShardSize + 1, Count: 1},
 	} {
 		_, err := p.Place(&req)
 		wantCode(t, err, wire.CodeBadRequest)
@@ -207,6 +208,7 @@ func TestPlaceTooLargeReservesNothing(t *testing.T) {
 	// 16 x 1024 addresses of ~250 bytes: about 4 MiB, more than one frame.
 	_, err := p.Place(&wire.Place{Replicas: MaxReplicas, ShardSize: mib, Count: MaxPlaceCount})
 	wantCode(t, err, wire.CodeTooLarge)
-	// Had it reserved its 16 GiB, no miner would have 1 GiB left.
-	placeOK(t, p, wire.Place{Replicas: MaxReplicas, ShardSize: 1024 * mib, Count: 1})
+	// Had it reserved its 16 GiB (819 MiB a miner, of 1 GiB), ten chains of
+	// 64 MiB shards (512 MiB a miner) would not fit.
+	placeOK(t, p, wire.Place{Replicas: MaxReplicas, ShardSize: 64 * mib, Count: 10})
 }

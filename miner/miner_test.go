@@ -359,7 +359,7 @@ func TestBadHeaders(t *testing.T) {
 		{"too few digests", func(h *wire.StoreShard) { h.Pieces = h.Pieces[1:] }, "piece digests"},
 		{"wrong size", func(h *wire.StoreShard) { h.Size += testPieceSize }, "piece digests"},
 		{"zero size", func(h *wire.StoreShard) { h.Size = 0 }, "size 0"},
-		{"huge shard", func(h *wire.StoreShard) { h.Size = MaxShardSize + 1 }, "size"},
+		{"huge shard", func(h *wire.StoreShard) { h.Size = shard.MaxShardSize + 1 }, "size"},
 		{"huge pieces", func(h *wire.StoreShard) { h.PieceSize = shard.MaxPieceSize + 1 }, "piece size"},
 		{"not a shard cid", func(h *wire.StoreShard) { h.Shard = shard.PieceCID(sh.Root) }, "not a shard CID"},
 		{"no owner", func(h *wire.StoreShard) { h.Owner = zeroPeer }, "owner"},

@@ -87,6 +87,8 @@ func openStore(dir, name string, capacity int64, log *slog.Logger) (*store, erro
 		return nil, fmt.Errorf("miner store: %w", err)
 	}
 	dbDir := filepath.Join(dir, "db")
+	_, statErr := os.Stat(dbDir)
+	newDB := errors.Is(statErr, os.ErrNotExist)
 	db, err := pebble.Open(dbDir, &pebble.Options{Logger: pebbleLogger{log}})
 	if err != nil {
 		return nil, fmt.Errorf("miner store: open pebble in %s: %w", dbDir, err)
@@ -101,7 +103,7 @@ func openStore(dir, name string, capacity int64, log *slog.Logger) (*store, erro
 		err = s.makeFolders()
 	}
 	if err == nil {
-		err = s.recover(keys)
+		err = s.recover(keys, newDB)
 	}
 	if err != nil {
 		db.Close()
@@ -188,8 +190,9 @@ const fewMissing = 8
 // recover makes files and the records loaded under keys agree: it removes
 // unfinished uploads in tmp/, shard files without a record, and records whose
 // file is missing or has the wrong length. It deletes nothing in shards/ nor
-// in pebble if most records (and more than fewMissing) lack their file.
-func (s *store) recover(keys map[shard.Digest][]byte) error {
+// in pebble if most records (and more than fewMissing) lack their file, or if
+// the database is new (newDB) while shard files exist.
+func (s *store) recover(keys map[shard.Digest][]byte, newDB bool) error {
 	tmps, err := os.ReadDir(s.tmpDir())
 	if err != nil {
 		return fmt.Errorf("miner store: %w", err)
@@ -251,9 +254,10 @@ func (s *store) recover(keys map[shard.Digest][]byte) error {
 			nOrphans++
 		}
 	}
-	// Many files without records look like a lost or replaced database, not
-	// like crashes between a rename and its record.
-	if nOrphans > fewMissing && 2*nOrphans > nFiles {
+	// Files without records are what a crash between a rename and its record
+	// leaves, any number of them at once; but with a database created just now
+	// they are every shard of a database that was lost.
+	if newDB && nOrphans > 0 {
 		return fmt.Errorf("miner store: %d of the %d shard files in %s have no record in %s: refusing to start, which would delete them; "+
 			"restore the database and start again (or move the data directory aside and start an empty miner)",
 			nOrphans, nFiles, s.shardsDir(), filepath.Join(s.dir, "db"))

@@ -262,3 +262,26 @@ func TestDatabaseMissing(t *testing.T) {
 		checkServes(t, cli, m, sh)
 	}
 }
+
+// Shard files left by a crash between their rename and their record are
+// removed at start, however many there are, when the database is there.
+func TestManyCrashLeftoversAreRemoved(t *testing.T) {
+	dir := t.TempDir()
+	m := startMiner(t, dir, nil)
+	st := m.store
+	m.stop()
+	var leftovers []string
+	for range fewMissing + 3 {
+		p := st.shardPath(makeShard(t, 1000, 1000).Root)
+		if err := os.WriteFile(p, []byte("renamed, never recorded"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		leftovers = append(leftovers, p)
+	}
+	startMiner(t, dir, nil)
+	for _, p := range leftovers {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Fatalf("%s kept after start: %v", p, err)
+		}
+	}
+}

@@ -18,8 +18,6 @@ import (
 )
 
 const (
-	// MaxShardSize is the largest shard a miner accepts.
-	MaxShardSize = 64 << 20
 	// MaxChain is the longest chain of further miners an upload may name.
 	MaxChain = 8
 
@@ -112,8 +110,8 @@ func (p *Peer) checkStoreShard(req *wire.StoreShard) (shard.Digest, []shard.Dige
 	if err != nil {
 		return bad("not a shard CID: %v", err)
 	}
-	if req.Size < 1 || req.Size > MaxShardSize {
-		return bad("size %d not in [1, %d]", req.Size, MaxShardSize)
+	if req.Size < 1 || req.Size > shard.MaxShardSize {
+		return bad("size %d not in [1, %d]", req.Size, shard.MaxShardSize)
 	}
 	if req.PieceSize < 1 || req.PieceSize > shard.MaxPieceSize {
 		return bad("piece size %d not in [1, %d]", req.PieceSize, shard.MaxPieceSize)

@@ -15,6 +15,7 @@ const (
 	DefaultPieceSize  = 256 << 10 // default second-level piece size
 	MaxPieceSize      = 1 << 20   // largest allowed piece
 	MaxPiecesPerShard = 1024      // most pieces a shard may hold
+	MaxShardSize      = 64 << 20  // largest allowed shard (the unit a miner stores and proves)
 
 	ShardCodec    = 0x300001 // multicodec (private-use range) of a shard CID
 	ManifestCodec = 0x300002 // multicodec (private-use range) of a manifest (file) CID
@@ -54,12 +55,14 @@ func (p Params) WithDefaults() Params {
 
 // Validate reports whether p, with defaults applied, can be used: PieceSize
 // must be in [1, MaxPieceSize] and ShardSize a positive multiple of PieceSize
-// of at most MaxPiecesPerShard pieces. Errors wrap ErrBadParams.
+// of at most MaxPiecesPerShard pieces and MaxShardSize bytes. Errors wrap ErrBadParams.
 func (p Params) Validate() error {
 	p = p.WithDefaults()
 	switch {
 	case p.PieceSize < 1 || p.PieceSize > MaxPieceSize:
 		return fmt.Errorf("%w: piece size %d not in [1, %d]", ErrBadParams, p.PieceSize, MaxPieceSize)
+	case p.ShardSize > MaxShardSize:
+		return fmt.Errorf("%w: shard size %d is more than %d", ErrBadParams, p.ShardSize, MaxShardSize)
 	case p.ShardSize < 1 || p.ShardSize%p.PieceSize != 0:
 		return fmt.Errorf("%w: shard size %d is not a positive multiple of piece size %d", ErrBadParams, p.ShardSize, p.PieceSize)
 	case p.ShardSize/p.PieceSize > MaxPiecesPerShard:

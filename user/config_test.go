@@ -31,7 +31,7 @@ func TestNewAcceptsZeroAndLimitValues(t *testing.T) {
 		},
 		"largest": func(c *user.Config) {
 			c.Replicas, c.Uploads, c.Streams, c.RunPieces = 16, 32, 256, 64
-			c.ShardSize, c.PieceSize = 1024<<20, 1<<20
+			c.ShardSize, c.PieceSize = 64<<20, 1<<20
 		},
 	} {
 		c, err := user.New(context.Background(), configWith(t, edit), nil)
