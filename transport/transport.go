@@ -338,8 +338,9 @@ func (n *Node) Close() error {
 	return nil
 }
 
-// dialing is a dial in progress; err is set before done is closed.
+// dialing is a dial in progress to addr; err is set before done is closed.
 type dialing struct {
+	addr string
 	done chan struct{}
 	err  error
 }
@@ -368,15 +369,15 @@ func (n *Node) conn(ctx context.Context, to wire.NodeAddr) (*quic.Conn, error) {
 			n.mu.Unlock()
 			select {
 			case <-d.done:
-				if d.err != nil {
+				if d.err != nil && d.addr == to.Addr {
 					return nil, d.err
 				}
-				continue // dialed, or the dialer's own context ended: look again
+				continue // dialed, another address failed, or the dialer gave up: look again
 			case <-ctx.Done():
 				return nil, ctx.Err()
 			}
 		}
-		d := &dialing{done: make(chan struct{})}
+		d := &dialing{addr: to.Addr, done: make(chan struct{})}
 		n.dialing[to.Peer] = d
 		n.mu.Unlock()
 

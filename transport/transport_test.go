@@ -443,3 +443,25 @@ func TestIdleWritesKeepTheAnswerReadable(t *testing.T) {
 		t.Fatalf("the refusal's reason is lost: Expect = %v", err)
 	}
 }
+
+// A request for a peer at its new address does not take the failure of a
+// dial to its old one that was under way.
+func TestDialFailureIsPerAddress(t *testing.T) {
+	hole, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hole.Close()
+	srv := newNode(t, echoHandlers())
+	stale := wire.NodeAddr{Peer: srv.ID(), Addr: hole.LocalAddr().String()}
+	cli, err := Listen(Config{Key: identity.FromSeed(make([]byte, 32)), DialTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	go cli.Open(context.Background(), stale) // fails after the dial timeout
+	time.Sleep(20 * time.Millisecond)
+	if err := cli.Call(context.Background(), srv.Self(), &wire.Ping{}, &wire.Pong{}); err != nil {
+		t.Fatalf("call at the live address while a dial to a dead one was under way: %v", err)
+	}
+}
