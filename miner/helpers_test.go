@@ -205,6 +205,37 @@ func getPiece(ctx context.Context, cli *transport.Node, from wire.NodeAddr, sh *
 	return shard.VerifyPiece(sh.Root, i, len(sh.Pieces), pc.Data, proof)
 }
 
+// getRange asks from for count pieces of sh, starting at first, in one request, and
+// checks that each arrives in order with a valid proof.
+func getRange(t testing.TB, cli *transport.Node, from wire.NodeAddr, sh *shard.Shard, first, count int) {
+	t.Helper()
+	s, err := cli.Open(context.Background(), from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Send(&wire.GetPiece{Shard: sh.CID(), Index: uint32(first), Count: uint32(count)}); err != nil {
+		t.Fatal(err)
+	}
+	s.CloseWrite()
+	for i := first; i < first+count; i++ {
+		var pc wire.Piece
+		if err := s.Expect(&pc); err != nil {
+			t.Fatalf("piece %d: %v", i, err)
+		}
+		if int(pc.Index) != i {
+			t.Fatalf("got piece %d, want %d", pc.Index, i)
+		}
+		proof := make([]shard.Digest, len(pc.Proof))
+		for j, d := range pc.Proof {
+			proof[j] = d
+		}
+		if err := shard.VerifyPiece(sh.Root, i, len(sh.Pieces), pc.Data, proof); err != nil {
+			t.Fatalf("piece %d: %v", i, err)
+		}
+	}
+}
+
 // checkServes checks that m serves every piece of sh with a valid proof.
 func checkServes(t testing.TB, cli *transport.Node, m *testMiner, sh *shard.Shard) {
 	t.Helper()

@@ -593,33 +593,9 @@ func TestGetPieceRange(t *testing.T) {
 	if n < 3 {
 		t.Fatalf("test shard has %d pieces, want at least 3", n)
 	}
-	s, err := cli.Open(ctx, m.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.Send(&wire.GetPiece{Shard: sh.CID(), Index: 1, Count: uint32(n - 1)}); err != nil {
-		t.Fatal(err)
-	}
-	s.CloseWrite()
-	for i := 1; i < n; i++ {
-		var pc wire.Piece
-		if err := s.Expect(&pc); err != nil {
-			t.Fatalf("piece %d: %v", i, err)
-		}
-		proof := make([]shard.Digest, len(pc.Proof))
-		for j, d := range pc.Proof {
-			proof[j] = d
-		}
-		if int(pc.Index) != i {
-			t.Fatalf("got piece %d, want %d", pc.Index, i)
-		}
-		if err := shard.VerifyPiece(sh.Root, i, n, pc.Data, proof); err != nil {
-			t.Fatalf("piece %d: %v", i, err)
-		}
-	}
+	getRange(t, cli, m.Addr(), sh, 1, n-1)
 	var pc wire.Piece
-	err = cli.Call(ctx, m.Addr(), &wire.GetPiece{Shard: sh.CID(), Index: 1, Count: uint32(n)}, &pc)
+	err := cli.Call(ctx, m.Addr(), &wire.GetPiece{Shard: sh.CID(), Index: 1, Count: uint32(n)}, &pc)
 	if !errors.Is(err, wire.ErrBadRequest) {
 		t.Fatalf("range past the end: err = %v", err)
 	}
@@ -682,32 +658,7 @@ func TestGetPieceCountBounded(t *testing.T) {
 	if !errors.Is(err, wire.ErrBadRequest) || !strings.Contains(err.Error(), "at most") {
 		t.Fatalf("count %d: err = %v, want bad request", wire.MaxPiecesPerRequest+1, err)
 	}
-
-	s, err := cli.Open(ctx, m.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	const from = 5
-	if err := s.Send(&wire.GetPiece{Shard: sh.CID(), Index: from, Count: wire.MaxPiecesPerRequest}); err != nil {
-		t.Fatal(err)
-	}
-	s.CloseWrite()
-	for i := from; i < from+wire.MaxPiecesPerRequest; i++ {
-		if err := s.Expect(&pc); err != nil {
-			t.Fatalf("piece %d: %v", i, err)
-		}
-		proof := make([]shard.Digest, len(pc.Proof))
-		for j, d := range pc.Proof {
-			proof[j] = d
-		}
-		if int(pc.Index) != i {
-			t.Fatalf("got piece %d, want %d", pc.Index, i)
-		}
-		if err := shard.VerifyPiece(sh.Root, i, len(sh.Pieces), pc.Data, proof); err != nil {
-			t.Fatalf("piece %d: %v", i, err)
-		}
-	}
+	getRange(t, cli, m.Addr(), sh, 5, wire.MaxPiecesPerRequest)
 }
 
 // A next miner that answers with a failure message near the frame limit, or
