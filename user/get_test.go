@@ -86,7 +86,13 @@ func startNode(t *testing.T, typ wire.Type, h transport.Handler) *transport.Node
 
 // sendPieces answers a GetPiece with the right pieces and proofs.
 func (r *fakeRegion) sendPieces(s *transport.Stream, req *wire.GetPiece) error {
-	sh := r.shards[req.Shard.String()]
+	return sendPieces(s, r.shards, req)
+}
+
+// sendPieces answers a GetPiece from shards (by CID) with the right pieces
+// and proofs.
+func sendPieces(s *transport.Stream, shards map[string]*shard.Shard, req *wire.GetPiece) error {
+	sh := shards[req.Shard.String()]
 	for j := int(req.Index); j < int(req.Index)+int(max(req.Count, 1)); j++ {
 		path := shard.MerkleProof(sh.Pieces, j)
 		proof := make([][32]byte, len(path))
@@ -225,20 +231,6 @@ func TestPieceOrphanedByADropEndsTheGet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	send := func(s *transport.Stream, req *wire.GetPiece) error {
-		sh := shards[req.Shard.String()]
-		for j := int(req.Index); j < int(req.Index)+int(max(req.Count, 1)); j++ {
-			path := shard.MerkleProof(sh.Pieces, j)
-			proof := make([][32]byte, len(path))
-			for k := range path {
-				proof[k] = path[k]
-			}
-			if err := s.Send(&wire.Piece{Index: uint32(j), Data: sh.Piece(j, shard.DefaultPieceSize), Proof: proof}); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 	s1 := m.ShardCID(1).String()
 	a := startNode(t, wire.TypeGetPiece, func(ctx context.Context, s *transport.Stream, msg wire.Message) error {
 		req := msg.(*wire.GetPiece)
@@ -251,7 +243,7 @@ func TestPieceOrphanedByADropEndsTheGet(t *testing.T) {
 	})
 	b := startNode(t, wire.TypeGetPiece, func(_ context.Context, s *transport.Stream, msg wire.Message) error {
 		time.Sleep(50 * time.Millisecond)
-		return send(s, msg.(*wire.GetPiece))
+		return sendPieces(s, shards, msg.(*wire.GetPiece))
 	})
 	enc := m.Encode()
 	ix := startNode(t, wire.TypeLocate, transport.Unary(func(context.Context, identity.PeerID, *wire.Locate) (wire.Message, error) {
