@@ -725,21 +725,14 @@ func TestHostileNextMinerFailure(t *testing.T) {
 // request as a miner's handler does, anything else is sent as it is.
 func fakeMiner(t *testing.T, answer func(self identity.PeerID) wire.Message) *transport.Node {
 	t.Helper()
-	k, err := identity.Generate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := transport.Listen(transport.Config{Key: k, Listen: "127.0.0.1:0", DialTimeout: time.Second, RequestTimeout: 20 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := newClient(t) // a node like any test peer; it serves below
 	n.Handle(wire.TypeStoreShard, func(_ context.Context, s *transport.Stream, _ wire.Message) error {
 		for {
 			if _, err := s.Recv(); err != nil {
 				break
 			}
 		}
-		msg := answer(k.ID())
+		msg := answer(n.ID())
 		if we, ok := msg.(*wire.Error); ok {
 			return we
 		}

@@ -335,6 +335,8 @@ func (u *upload) receive() (err error) {
 		wg.Go(func() {
 			for b := range fwdCh {
 				if u.fwdErr == nil {
+					// Waiting for the upstream's next piece is not the next
+					// miner's silence: its idle time starts now.
 					u.ds.SetDeadline(time.Now().Add(p.cfg.idleTimeout))
 					if err := u.ds.Send(&wire.PieceData{Index: b.index, Data: b.data}); err != nil {
 						u.fwdErr = err
@@ -404,7 +406,6 @@ func (u *upload) receive() (err error) {
 			return wire.Errorf(wire.CodeCorrupt, "piece %d of %v does not match its hash", i, req.Shard)
 		}
 		p.metrics.bytesReceived.Add(float64(len(pd.Data)))
-		u.up.SetDeadline(time.Now().Add(p.cfg.idleTimeout))
 		if wrFailed.Load() {
 			return nil // the deferred function returns the write error
 		}
