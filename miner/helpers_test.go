@@ -358,3 +358,11 @@ func checkFailure(t testing.TB, f wire.HopFailure, m *testMiner, code wire.Code,
 		t.Fatalf("failure %s %v %q, want %s %v containing %q", f.Peer.Short(), f.Code, f.Message, m.short, code, msgPart)
 	}
 }
+
+// uploadsFrom is how many uploads from peer the miner has admitted and not
+// yet ended.
+func (m *testMiner) uploadsFrom(peer identity.PeerID) int {
+	m.uploadsMu.Lock()
+	defer m.uploadsMu.Unlock()
+	return m.uploads[peer]
+}

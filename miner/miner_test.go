@@ -603,8 +603,14 @@ func TestGetPieceRange(t *testing.T) {
 
 // One peer may hold at most MaxUploadsPerPeer uploads open at a miner; the
 // next is refused as unavailable while other peers are still served.
+//
+// The held uploads' headers reach the miner's handlers in no fixed order, so
+// the 33rd upload is sent only once the miner has admitted all 32: sent
+// earlier, it could take a slot before a held header and leave that one
+// refused instead. The held uploads send no pieces, so the idle timeout is
+// set far beyond the test's waits: they must stay open until it ends.
 func TestUploadsPerPeerAreBounded(t *testing.T) {
-	m := startMiner(t, "", nil)
+	m := startMiner(t, "", func(c *Config) { c.idleTimeout = 2 * time.Minute })
 	greedy, other := newClient(t), newClient(t)
 	ctx := context.Background()
 	var held []*transport.Stream
@@ -624,21 +630,34 @@ func TestUploadsPerPeerAreBounded(t *testing.T) {
 		}
 		held = append(held, s)
 	}
-	// The miner takes the headers asynchronously: poll until the next is refused.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		sh := makeShard(t, 10<<10, testPieceSize)
-		_, err := put(ctx, greedy, m.Addr(), sh, nil, defaultPut(testPieceSize))
-		if errors.Is(err, wire.ErrUnavailable) {
-			break
+	eventually(t, func() error {
+		if n := m.uploadsFrom(greedy.ID()); n != MaxUploadsPerPeer {
+			return fmt.Errorf("miner admitted %d uploads from one peer, want %d", n, MaxUploadsPerPeer)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("upload %d from one peer: err = %v, want ErrUnavailable", MaxUploadsPerPeer+1, err)
-		}
-	}
+		return nil
+	})
 	sh := makeShard(t, 10<<10, testPieceSize)
+	if _, err := put(ctx, greedy, m.Addr(), sh, nil, defaultPut(testPieceSize)); !errors.Is(err, wire.ErrUnavailable) {
+		t.Fatalf("upload %d from one peer: err = %v, want ErrUnavailable", MaxUploadsPerPeer+1, err)
+	}
+	if n := m.uploadsFrom(greedy.ID()); n != MaxUploadsPerPeer {
+		t.Fatalf("after the refusal the miner holds %d uploads from the peer, want %d", n, MaxUploadsPerPeer)
+	}
+	sh = makeShard(t, 10<<10, testPieceSize)
 	if _, err := put(ctx, other, m.Addr(), sh, nil, defaultPut(testPieceSize)); err != nil {
 		t.Fatalf("another peer was refused too: %v", err)
+	}
+	// A held upload that ends frees its slot for the same peer.
+	held[0].Abort()
+	eventually(t, func() error {
+		if n := m.uploadsFrom(greedy.ID()); n != MaxUploadsPerPeer-1 {
+			return fmt.Errorf("after one upload ended the miner holds %d from the peer, want %d", n, MaxUploadsPerPeer-1)
+		}
+		return nil
+	})
+	sh = makeShard(t, 10<<10, testPieceSize)
+	if _, err := put(ctx, greedy, m.Addr(), sh, nil, defaultPut(testPieceSize)); err != nil {
+		t.Fatalf("upload after a slot was freed: %v", err)
 	}
 }
 
