@@ -13,9 +13,12 @@ all: build
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
 
+# Tests too slow under the race detector skip themselves there
+# (TestLargeFile); the last step runs them without it (docs/TESTING.md).
 test:
 	$(GO) vet ./...
 	$(GO) test $(RACE) -count=1 -timeout 20m $(TESTFLAGS) ./...
+	if [ -n "$(RACE)" ]; then $(GO) test -count=1 -timeout 10m -run '^TestLargeFile$$' $(TESTFLAGS) ./shard/; fi
 
 demo: build
 	bash scripts/demo.sh "$(DEMO_DIR)"
