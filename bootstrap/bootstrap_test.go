@@ -10,6 +10,7 @@ import (
 
 	"github.com/ppstore/ppstore/config"
 	"github.com/ppstore/ppstore/identity"
+	"github.com/ppstore/ppstore/internal/testutil"
 	"github.com/ppstore/ppstore/transport"
 	"github.com/ppstore/ppstore/wire"
 )
@@ -338,7 +339,7 @@ func maliciousSeed(t *testing.T, recs []wire.NodeRecord) *transport.Node {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- n.Serve(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() { cancel(); testutil.RecvWithin(t, done, testutil.Wait, "Serve to return") })
 	return n
 }
 

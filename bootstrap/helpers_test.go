@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ppstore/ppstore/identity"
+	"github.com/ppstore/ppstore/internal/testutil"
 	"github.com/ppstore/ppstore/transport"
 	"github.com/ppstore/ppstore/wire"
 	"github.com/prometheus/client_golang/prometheus"
@@ -71,7 +72,7 @@ func runPeer(t *testing.T, clk *clock, cfg Config) testPeer {
 	go func() { done <- p.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != nil {
+		if err := testutil.RecvWithin(t, done, testutil.Wait, "Run to return"); err != nil {
 			t.Errorf("run: %v", err)
 		}
 		if err := p.Close(); err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ppstore/ppstore/identity"
+	"github.com/ppstore/ppstore/internal/testutil"
 	"github.com/ppstore/ppstore/transport"
 	"github.com/ppstore/ppstore/wire"
 )
@@ -150,7 +151,8 @@ func TestClientFailsOverAndRegistrarSigns(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	first, second := <-got, <-got
+	first := testutil.RecvWithin(t, got, testutil.Wait, "the first registration")
+	second := testutil.RecvWithin(t, got, testutil.Wait, "the second registration")
 	if err := first.Verify(time.Now()); err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/ppstore/ppstore/config"
 	"github.com/ppstore/ppstore/identity"
 	"github.com/ppstore/ppstore/indexer"
+	"github.com/ppstore/ppstore/internal/testutil"
 	"github.com/ppstore/ppstore/miner"
 	"github.com/ppstore/ppstore/transport"
 	"github.com/ppstore/ppstore/user"
@@ -29,6 +30,7 @@ type service interface {
 }
 
 type proc struct {
+	t      *testing.T
 	svc    service
 	cancel context.CancelFunc
 	done   chan error
@@ -36,7 +38,7 @@ type proc struct {
 
 func startProc(t *testing.T, svc service) *proc {
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &proc{svc: svc, cancel: cancel, done: make(chan error, 1)}
+	p := &proc{t: t, svc: svc, cancel: cancel, done: make(chan error, 1)}
 	go func() { p.done <- svc.Run(ctx) }()
 	return p
 }
@@ -47,7 +49,10 @@ func (p *proc) stop() {
 	}
 	p.cancel()
 	p.svc.Close()
-	<-p.done
+	// stop may run off the test's goroutine (a progress callback): no Fatal.
+	if _, ok := testutil.Within(p.done, testutil.Wait); !ok {
+		p.t.Errorf("a daemon's Run did not return within %v of its Close", testutil.Wait)
+	}
 	p.cancel = nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/ipfs/go-cid"
 	"github.com/ppstore/ppstore/config"
 	"github.com/ppstore/ppstore/identity"
+	"github.com/ppstore/ppstore/internal/testutil"
 	"github.com/ppstore/ppstore/transport"
 	"github.com/ppstore/ppstore/wire"
 	"github.com/prometheus/client_golang/prometheus"
@@ -53,7 +54,7 @@ func newStubBootstrap(t *testing.T, records []wire.NodeRecord) *stubBootstrap {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { n.Serve(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done; n.Close() })
+	t.Cleanup(func() { cancel(); testutil.RecvWithin(t, done, testutil.Wait, "Serve to return"); n.Close() })
 	return b
 }
 
@@ -71,7 +72,7 @@ func runningPeer(t *testing.T, cfg Config, reg prometheus.Registerer) (*Peer, fu
 	stop := func() {
 		once.Do(func() {
 			cancel()
-			if err := <-done; err != nil {
+			if err := testutil.RecvWithin(t, done, testutil.Wait, "Run to return"); err != nil {
 				t.Errorf("Run: %v", err)
 			}
 			if err := p.Close(); err != nil {

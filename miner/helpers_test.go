@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ppstore/ppstore/identity"
+	"github.com/ppstore/ppstore/internal/testutil"
 	"github.com/ppstore/ppstore/shard"
 	"github.com/ppstore/ppstore/transport"
 	"github.com/ppstore/ppstore/wire"
@@ -77,7 +78,10 @@ func (m *testMiner) stop() {
 		if err := m.Close(); err != nil {
 			m.t.Errorf("close miner: %v", err)
 		}
-		if err := <-m.done; err != nil {
+		// stop may run on a subtest's goroutine: m.t is the parent, no Fatal.
+		if err, ok := testutil.Within(m.done, testutil.Wait); !ok {
+			m.t.Errorf("the miner's Run did not return within %v of its Close", testutil.Wait)
+		} else if err != nil {
 			m.t.Errorf("run miner: %v", err)
 		}
 	})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ppstore/ppstore/identity"
 	"github.com/ppstore/ppstore/internal/netsim"
+	"github.com/ppstore/ppstore/internal/testutil"
 	"github.com/ppstore/ppstore/shard"
 	"github.com/ppstore/ppstore/transport"
 	"github.com/ppstore/ppstore/wire"
@@ -763,7 +764,7 @@ func fakeMiner(t *testing.T, answer func(self identity.PeerID) wire.Message) *tr
 	t.Cleanup(func() {
 		cancel()
 		n.Close()
-		if err := <-done; err != nil {
+		if err := testutil.RecvWithin(t, done, testutil.Wait, "the fake miner's Serve to return"); err != nil {
 			t.Errorf("fake miner: %v", err)
 		}
 	})

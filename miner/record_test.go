@@ -11,6 +11,7 @@ import (
 
 	"github.com/ppstore/ppstore/config"
 	"github.com/ppstore/ppstore/identity"
+	"github.com/ppstore/ppstore/internal/testutil"
 	"github.com/ppstore/ppstore/shard"
 	"github.com/ppstore/ppstore/transport"
 	"github.com/ppstore/ppstore/wire"
@@ -121,11 +122,11 @@ func TestRegistersAtBootstrap(t *testing.T) {
 		c.Capacity = 5 << 20
 		c.Region = "lyon"
 	})
-	rec := <-got // Run registers at once
+	rec := testutil.RecvWithin(t, got, testutil.Wait, "the registration at start") // Run registers at once
 	if err := m.reg.RunOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
-	rec = <-got
+	rec = testutil.RecvWithin(t, got, testutil.Wait, "the refreshed registration")
 	if err := rec.Verify(time.Now()); err != nil {
 		t.Fatal(err)
 	}

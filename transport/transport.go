@@ -113,6 +113,7 @@ type Node struct {
 	stop     chan struct{}
 
 	sent, recv, reqs, reqErrs atomic.Uint64
+	dials                     atomic.Uint64 // QUIC dials started (tests check dials are shared)
 }
 
 // Listen binds the node's UDP socket and starts its QUIC listener. Handlers
@@ -340,9 +341,10 @@ func (n *Node) Close() error {
 
 // dialing is a dial in progress to addr; err is set before done is closed.
 type dialing struct {
-	addr string
-	done chan struct{}
-	err  error
+	addr    string
+	done    chan struct{}
+	err     error
+	waiters int // requests that waited on this dial (under Node.mu; tests read it)
 }
 
 // conn returns a live connection to the peer, dialing once if needed. Callers
@@ -366,6 +368,7 @@ func (n *Node) conn(ctx context.Context, to wire.NodeAddr) (*quic.Conn, error) {
 			delete(n.conns, to.Peer)
 		}
 		if d, ok := n.dialing[to.Peer]; ok {
+			d.waiters++
 			n.mu.Unlock()
 			select {
 			case <-d.done:
@@ -426,6 +429,7 @@ func (n *Node) dial(ctx context.Context, to wire.NodeAddr) (*quic.Conn, error) {
 	}
 	dctx, cancel := context.WithTimeout(ctx, n.cfg.DialTimeout)
 	defer cancel()
+	n.dials.Add(1)
 	c, err := n.tr.Dial(dctx, addr, tc, n.qconf)
 	if err != nil {
 		return nil, fmt.Errorf("%w: dial %v at %s: %v", ErrUnreachable, to.Peer.Short(), to.Addr, err)
@@ -513,11 +517,20 @@ func (n *Node) call(ctx context.Context, to wire.NodeAddr, req, resp wire.Messag
 	if err := s.Send(req); err != nil {
 		return err
 	}
-	// The server stops reading once it has the request; if that reaches us
-	// before our close, quic-go refuses the close, but the answer is coming.
+	if testHookAfterSend != nil {
+		testHookAfterSend(s)
+	}
+	// The server stops reading (STOP_SENDING) once it has the request; if
+	// that reaches us before our close, quic-go refuses the close with an
+	// error, but the answer is coming: the error is not the call's.
 	_ = s.CloseWrite()
 	return s.Expect(resp)
 }
+
+// testHookAfterSend, when set by a test, runs in call between sending the
+// request and closing the send side: TestCallSurvivesEarlyStopSending uses it
+// to let the server's STOP_SENDING arrive first.
+var testHookAfterSend func(*Stream)
 
 // Stream is one request's bidirectional stream.
 type Stream struct {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ppstore/ppstore/identity"
+	"github.com/ppstore/ppstore/internal/testutil"
 	"github.com/ppstore/ppstore/wire"
 )
 
@@ -36,7 +37,7 @@ func newNode(t *testing.T, handlers map[wire.Type]Handler) *Node {
 	t.Cleanup(func() {
 		cancel()
 		n.Close()
-		if err := <-done; err != nil {
+		if err := testutil.RecvWithin(t, done, testutil.Wait, "Serve to return after Close"); err != nil {
 			t.Errorf("serve: %v", err)
 		}
 	})
@@ -302,27 +303,44 @@ func TestConcurrentDialsShareOneFailure(t *testing.T) {
 		}()
 	}
 	for range 4 {
-		if err := <-errs; !errors.Is(err, ErrUnreachable) {
+		if err := testutil.RecvWithin(t, errs, testutil.Wait, "an open to a silent peer to fail"); !errors.Is(err, ErrUnreachable) {
 			t.Fatalf("open to a silent peer: %v, want ErrUnreachable", err)
 		}
 	}
-	if d := time.Since(start); d > 700*time.Millisecond {
-		t.Fatalf("four opens to a silent peer took %v; one dial timeout is 300ms", d)
+	// Counted, not timed: the four opens started one dial between them.
+	if n := cli.dials.Load(); n != 1 {
+		t.Fatalf("four opens to a silent peer dialled %d times, want 1 shared dial (in %v)", n, time.Since(start))
 	}
 	// A dialer whose own context ends early does not hand its cancellation
 	// to the requests waiting on its dial: they dial for themselves.
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go cli.Open(ctx, to)
-	time.Sleep(10 * time.Millisecond)
-	start = time.Now()
-	_, err = cli.Open(context.Background(), to)
+	first := make(chan error, 1)
+	go func() { _, err := cli.Open(ctx, to); first <- err }()
+	testutil.Until(t, testutil.Wait, "the first open's dial is under way", func() bool { return cli.dials.Load() == 2 })
+	second := make(chan error, 1)
+	go func() { _, err := cli.Open(context.Background(), to); second <- err }()
+	testutil.Until(t, testutil.Wait, "the second open waits on the first's dial", func() bool { return waitingOn(cli, to.Peer) })
+	cancel()
+	if err := testutil.RecvWithin(t, first, testutil.Wait, "the cancelled open to return"); err == nil {
+		t.Fatal("an open whose context was cancelled during its dial succeeded")
+	}
+	err = testutil.RecvWithin(t, second, testutil.Wait, "the waiting open to fail")
 	if !errors.Is(err, ErrUnreachable) {
-		t.Fatalf("open waiting on a dial whose caller gave up: %v, want ErrUnreachable", err)
+		t.Fatalf("open waiting on a dial whose caller gave up: %v, want ErrUnreachable (its own dial's failure)", err)
 	}
-	if d := time.Since(start); d < 250*time.Millisecond {
-		t.Fatalf("open failed after %v with the other caller's cancellation (%v); it should dial for itself", d, err)
+	if n := cli.dials.Load(); n != 3 {
+		t.Fatalf("%d dials, want 3: the waiting open should have dialled for itself after the other caller gave up", n)
 	}
+}
+
+// waitingOn reports whether a dial to p is under way and another request
+// waits on it. Tests poll it instead of sleeping.
+func waitingOn(n *Node, p identity.PeerID) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	d, ok := n.dialing[p]
+	return ok && d.waiters > 0
 }
 
 // Only the reader decides which frames may be big: a Commit header on a
@@ -367,18 +385,23 @@ func TestIdleTimeoutCountsSilenceNotDuration(t *testing.T) {
 			if _, err := s.s.Write(frame[off:min(len(frame), off+5<<10)]); err != nil {
 				return err
 			}
-			time.Sleep(100 * time.Millisecond)
+			if err := slowLink(ctx, 100*time.Millisecond); err != nil {
+				return err
+			}
 		}
 		return nil
 	}})
 	cli := newNode(t, nil)
+	// Gaps of 100ms between steps: a fifth of the idle timeout, so that a
+	// loaded machine's scheduling delays do not pass for silence.
+	const idle = 500 * time.Millisecond
 	fetch := func(index uint32) (time.Duration, error) {
 		s, err := cli.Open(context.Background(), slow.Self())
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer s.Close()
-		s.SetIdleTimeout(400 * time.Millisecond)
+		s.SetIdleTimeout(idle)
 		start := time.Now()
 		if err := s.Send(&wire.GetPiece{Index: index, Count: 1}); err != nil {
 			return 0, err
@@ -392,16 +415,18 @@ func TestIdleTimeoutCountsSilenceNotDuration(t *testing.T) {
 		return time.Since(start), err
 	}
 	if took, err := fetch(1); err != nil {
-		t.Fatalf("a piece arriving in steps over %v, idle timeout 400ms: %v", took, err)
-	} else if took < 800*time.Millisecond {
-		t.Fatalf("the slow answer took only %v: the test did not exercise the timeout", took)
+		t.Fatalf("a piece arriving in steps over %v, idle timeout %v: %v", took, idle, err)
+	} else if took < 2*idle {
+		t.Fatalf("the slow answer took only %v: the test did not exercise the %v timeout", took, idle)
 	}
 	took, err := fetch(9)
 	if err == nil {
 		t.Fatal("a silent peer's answer succeeded")
 	}
-	if took > 1500*time.Millisecond {
-		t.Fatalf("a silent peer failed after %v, idle timeout 400ms", took)
+	// The request deadline is 3s (newNode): failing well before it is the
+	// idle timeout's doing.
+	if took > 2*time.Second {
+		t.Fatalf("a silent peer failed after %v, idle timeout %v", took, idle)
 	}
 }
 
@@ -431,7 +456,9 @@ func TestIdleWritesKeepTheAnswerReadable(t *testing.T) {
 		if err := s.Send(&wire.PieceData{Index: uint32(i), Data: make([]byte, 8<<10)}); err != nil {
 			break
 		}
-		time.Sleep(50 * time.Millisecond)
+		if err := slowLink(context.Background(), 50*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
 		if i > 200 {
 			t.Fatal("never refused")
 		}
@@ -459,9 +486,32 @@ func TestDialFailureIsPerAddress(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cli.Close()
-	go cli.Open(context.Background(), stale) // fails after the dial timeout
-	time.Sleep(20 * time.Millisecond)
+	staleErr := make(chan error, 1)
+	go func() { _, err := cli.Open(context.Background(), stale); staleErr <- err }() // fails after the dial timeout
+	testutil.Until(t, testutil.Wait, "the dial to the stale address is under way", func() bool {
+		cli.mu.Lock()
+		defer cli.mu.Unlock()
+		d, ok := cli.dialing[srv.ID()]
+		return ok && d.addr == stale.Addr
+	})
 	if err := cli.Call(context.Background(), srv.Self(), &wire.Ping{}, &wire.Pong{}); err != nil {
 		t.Fatalf("call at the live address while a dial to a dead one was under way: %v", err)
+	}
+	if err := testutil.RecvWithin(t, staleErr, testutil.Wait, "the dial to the stale address to end"); !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("open at the stale address: %v, want ErrUnreachable", err)
+	}
+}
+
+// slowLink waits d, the gap between two steps of a transfer on a slow link
+// (the pace is what those tests exercise, not an ordering of goroutines), or
+// until ctx ends.
+func slowLink(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
