@@ -385,7 +385,7 @@ func TestIdleTimeoutCountsSilenceNotDuration(t *testing.T) {
 			if _, err := s.s.Write(frame[off:min(len(frame), off+5<<10)]); err != nil {
 				return err
 			}
-			if err := slowLink(ctx, 100*time.Millisecond); err != nil {
+			if err := testutil.SlowLink(ctx, 100*time.Millisecond); err != nil {
 				return err
 			}
 		}
@@ -456,7 +456,7 @@ func TestIdleWritesKeepTheAnswerReadable(t *testing.T) {
 		if err := s.Send(&wire.PieceData{Index: uint32(i), Data: make([]byte, 8<<10)}); err != nil {
 			break
 		}
-		if err := slowLink(context.Background(), 50*time.Millisecond); err != nil {
+		if err := testutil.SlowLink(context.Background(), 50*time.Millisecond); err != nil {
 			t.Fatal(err)
 		}
 		if i > 200 {
@@ -499,19 +499,5 @@ func TestDialFailureIsPerAddress(t *testing.T) {
 	}
 	if err := testutil.RecvWithin(t, staleErr, testutil.Wait, "the dial to the stale address to end"); !errors.Is(err, ErrUnreachable) {
 		t.Fatalf("open at the stale address: %v, want ErrUnreachable", err)
-	}
-}
-
-// slowLink waits d, the gap between two steps of a transfer on a slow link
-// (the pace is what those tests exercise, not an ordering of goroutines), or
-// until ctx ends.
-func slowLink(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }

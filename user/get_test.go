@@ -13,6 +13,7 @@ import (
 
 	"github.com/ipfs/go-cid"
 	"github.com/ppstore/ppstore/identity"
+	"github.com/ppstore/ppstore/internal/testutil"
 	"github.com/ppstore/ppstore/shard"
 	"github.com/ppstore/ppstore/transport"
 	"github.com/ppstore/ppstore/user"
@@ -149,22 +150,36 @@ func (r *fakeRegion) getAndCompare(t *testing.T, c *user.Client) (*user.GetResul
 func TestDroppedMinerReleasesItsOtherRequests(t *testing.T) {
 	r := newFakeRegion(t, 8<<20)
 	r.addMiner(t, func(_ context.Context, s *transport.Stream, req *wire.GetPiece) error { return r.sendPieces(s, req) })
-	var calls atomic.Int32
+	var (
+		calls       atomic.Int32
+		stalled     = make(chan struct{}) // closed when a second request has arrived
+		stalledOnce sync.Once
+	)
 	r.addMiner(t, func(ctx context.Context, s *transport.Stream, req *wire.GetPiece) error {
 		if calls.Add(1) == 1 {
-			time.Sleep(100 * time.Millisecond) // let the other requests arrive and stall
+			// Answer badly only once another request has arrived and stalls.
+			select {
+			case <-stalled:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 			return s.Send(&wire.Piece{Index: req.Index, Data: make([]byte, shard.DefaultPieceSize)})
 		}
-		<-ctx.Done() // stalled: never answers
+		stalledOnce.Do(func() { close(stalled) })
+		<-ctx.Done() // stalled: never answers (ctx ends at the request deadline or the node's close)
 		return ctx.Err()
 	})
-	c := r.client(t, func(c *user.Config) { c.PieceTimeout = user.Duration(6 * time.Second) })
+	const pieceTimeout = 20 * time.Second
+	c := r.client(t, func(c *user.Config) { c.PieceTimeout = user.Duration(pieceTimeout) })
 	res, took := r.getAndCompare(t, c)
 	if len(res.DroppedMiners) != 1 {
 		t.Fatalf("dropped %v, want the bad miner", res.DroppedMiners)
 	}
-	if took > 3*time.Second {
-		t.Fatalf("get took %v: the bad miner's stalled requests held their pieces until the 6s piece timeout", took)
+	if calls.Load() < 2 {
+		t.Fatalf("the bad miner got %d requests: none stalled, the test exercised nothing", calls.Load())
+	}
+	if took > pieceTimeout/2 {
+		t.Fatalf("get took %v: the bad miner's stalled requests held their pieces until the %v piece timeout", took, pieceTimeout)
 	}
 }
 
@@ -194,9 +209,11 @@ func TestUnreachableMinerCostsOneDialTimeout(t *testing.T) {
 // run takes; only silence counts against it.
 func TestSlowMinerIsNotDroppedWhileItSends(t *testing.T) {
 	r := newFakeRegion(t, 2<<20)
-	r.addMiner(t, func(_ context.Context, s *transport.Stream, req *wire.GetPiece) error {
+	r.addMiner(t, func(ctx context.Context, s *transport.Stream, req *wire.GetPiece) error {
 		for j := int(req.Index); j < int(req.Index)+int(req.Count); j++ {
-			time.Sleep(300 * time.Millisecond) // a slow link: each piece takes a while
+			if err := testutil.SlowLink(ctx, 300*time.Millisecond); err != nil { // a slow link: each piece takes a while
+				return err
+			}
 			if err := r.sendPieces(s, &wire.GetPiece{Shard: req.Shard, Index: uint32(j), Count: 1}); err != nil {
 				return err
 			}
@@ -232,17 +249,33 @@ func TestPieceOrphanedByADropEndsTheGet(t *testing.T) {
 		t.Fatal(err)
 	}
 	s1 := m.ShardCID(1).String()
+	// The order under test, by conditions: A is asked for shard 1 (and
+	// stalls) and for shard 0; only then does it send bad bytes for shard 0,
+	// and B answers for shard 0 only once A has been asked for it, so that A
+	// is caught by its bytes, not by a timeout.
+	var askedS1Once, askedS0Once sync.Once
+	askedS1, askedS0 := make(chan struct{}), make(chan struct{})
 	a := startNode(t, wire.TypeGetPiece, func(ctx context.Context, s *transport.Stream, msg wire.Message) error {
 		req := msg.(*wire.GetPiece)
 		if req.Shard.String() == s1 {
+			askedS1Once.Do(func() { close(askedS1) })
 			<-ctx.Done()
 			return ctx.Err()
 		}
-		time.Sleep(300 * time.Millisecond)
+		askedS0Once.Do(func() { close(askedS0) })
+		select {
+		case <-askedS1:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 		return s.Send(&wire.Piece{Index: req.Index, Data: make([]byte, shard.DefaultPieceSize)})
 	})
-	b := startNode(t, wire.TypeGetPiece, func(_ context.Context, s *transport.Stream, msg wire.Message) error {
-		time.Sleep(50 * time.Millisecond)
+	b := startNode(t, wire.TypeGetPiece, func(ctx context.Context, s *transport.Stream, msg wire.Message) error {
+		select {
+		case <-askedS0:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 		return sendPieces(s, shards, msg.(*wire.GetPiece))
 	})
 	enc := m.Encode()

@@ -6,6 +6,7 @@
 package testutil
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -91,4 +92,19 @@ func Poll(d time.Duration, cond func() bool) error {
 		<-tick.C
 	}
 	return nil
+}
+
+// SlowLink waits d, or until ctx ends (returning its error). Tests that
+// simulate a slow link call it between two steps of a transfer: the pace is
+// the behaviour under test there, not an ordering of goroutines, and each
+// such gap stays a small fraction of the timeout it exercises.
+func SlowLink(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
