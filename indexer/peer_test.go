@@ -54,7 +54,13 @@ func newStubBootstrap(t *testing.T, records []wire.NodeRecord) *stubBootstrap {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { n.Serve(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); testutil.RecvWithin(t, done, testutil.Wait, "Serve to return"); n.Close() })
+	t.Cleanup(func() {
+		cancel()
+		if !testutil.Closed(done, testutil.Wait) {
+			t.Errorf("the fake bootstrap's Serve did not return within %v", testutil.Wait)
+		}
+		n.Close()
+	})
 	return b
 }
 
