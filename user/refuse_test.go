@@ -1,0 +1,69 @@
+package user_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/ppstore/ppstore/identity"
+	"github.com/ppstore/ppstore/transport"
+	"github.com/ppstore/ppstore/wire"
+)
+
+// A put that cannot succeed, because every miner the indexer offers refuses
+// the shard, fails with an error that names each of those miners and what it
+// said, keeps the refusal's identity, and commits nothing.
+//
+// Today put.go keeps only the last failure (storeShard's lastErr, formatted
+// with %v): the error names the last miner only and loses CodeNoSpace. The
+// fix is in put.go, outside this branch (collect every miner's failure and
+// wrap them with %w when giving up); remove the skip with it.
+func TestPutFailsNamingEveryRefusingMiner(t *testing.T) {
+	if os.Getenv("PPSTORE_PENDING_FIXES") == "" {
+		t.Skip("waits on put.go naming every failed miner (see the comment); set PPSTORE_PENDING_FIXES=1 to run")
+	}
+	r := newChainRegion(t) // no chain miners: refusing ones are added below
+	refusals := []struct {
+		code wire.Code
+		why  string
+	}{
+		{wire.CodeNoSpace, "no room for 4096 bytes (free 0); add capacity or remove data"},
+		{wire.CodeUnavailable, "too many uploads in progress; try again later"},
+		{wire.CodeNoSpace, "disk full: cannot write shard; free disk space or lower capacity"},
+	}
+	var names []string
+	for _, rf := range refusals {
+		key, _ := identity.Generate()
+		name := "miner " + key.ID().Short()
+		n := serveChainNode(t, key, map[wire.Type]transport.Handler{
+			wire.TypeStoreShard: func(context.Context, *transport.Stream, wire.Message) error {
+				return wire.Errorf(rf.code, "%s: %s", name, rf.why)
+			},
+		})
+		m := &chainMiner{key: key, addr: n.Self()}
+		r.miners = append(r.miners, m)
+		r.byPeer[key.ID()] = m
+		names = append(names, key.ID().Short())
+	}
+	err := r.put(t, 4<<10, 1)
+	if err == nil {
+		t.Fatal("put succeeded although every miner refused the shard")
+	}
+	msg := err.Error()
+	for i, rf := range refusals {
+		if !strings.Contains(msg, names[i]) || !strings.Contains(msg, rf.why) {
+			t.Errorf("the error does not name miner %s and its refusal %q:\n%v", names[i], rf.why, err)
+		}
+	}
+	if !errors.Is(err, wire.ErrNoSpace) {
+		t.Errorf("the error lost the miners' CodeNoSpace: %v", err)
+	}
+	if strings.Contains(msg, "%!") {
+		t.Errorf("error has a formatting fault: %v", err)
+	}
+	if commits := r.commitsSeen(); len(commits) != 0 {
+		t.Errorf("a failed put committed %v", commits)
+	}
+}
