@@ -3,6 +3,8 @@ package indexer
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -246,27 +248,38 @@ func TestIndexerOverQUIC(t *testing.T) {
 // A file of 6,000 shards (24 GiB at the default shard size) has a location
 // larger than an ordinary frame: it must still be committed and located.
 func TestLocateLargeFile(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
 	miners := testKeys(0, 5)
-	recs := minerRecords(miners, 1<<40, 1)
+	// Miners with long host names (DNS names of up to 255 bytes are
+	// allowed): each replica in the location then weighs about 300 bytes,
+	// so that 1500 shards of 3 replicas exceed an ordinary frame with 4500
+	// receipts to sign and verify, not the 18000 that short addresses need.
+	// (Under -race on a loaded 2-core machine 18000 serial verifications
+	// outlasted the call's deadline.)
+	recs := make([]wire.NodeRecord, len(miners))
+	for i, k := range miners {
+		host := fmt.Sprintf("miner-%d.%s.example", i, strings.Repeat("storage-region-a.", 13))
+		recs[i] = minerRecord(k, host+":4000", 1<<40, 1)
+	}
 	boot := newStubBootstrap(t, recs)
 	p, _ := runningPeer(t, Config{DataDir: t.TempDir(), Region: "test",
 		Bootstrap: []string{config.FormatPeerAddr(boot.node.Self())}, RefreshInterval: time.Hour}, nil)
+	ownerKey := testKey(1000)
+	cli := newClient(t, ownerKey)
+	m := testManifest(t, 1500)
+	pick := rotating(miners, 3)
+	commit := &wire.Commit{Manifest: m.Encode(), Name: "big", Receipts: signedReceipts(m, ownerKey.ID(), pick)}
+	// The deadline covers the calls, not the fixture built above.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
 	if err := p.RefreshMiners(ctx); err != nil {
 		t.Fatal(err)
 	}
-	ownerKey := testKey(1000)
-	cli := newClient(t, ownerKey)
-	m := testManifest(t, 6000)
-	pick := rotating(miners, 3)
-	commit := &wire.Commit{Manifest: m.Encode(), Name: "big", Receipts: signedReceipts(m, ownerKey.ID(), pick)}
 	if err := cli.Call(ctx, p.Addr(), commit, &wire.Committed{}); err != nil {
 		t.Fatal(err)
 	}
 	var loc wire.Location
 	if err := cli.Call(ctx, p.Addr(), &wire.Locate{CID: m.CID()}, &loc); err != nil {
-		t.Fatalf("locate of a 6000-shard file: %v", err)
+		t.Fatalf("locate of a 1500-shard file: %v", err)
 	}
 	if size := locationSize(&loc); size <= wire.MaxFrame {
 		t.Fatalf("location of %d bytes: the test no longer exceeds an ordinary frame", size)
