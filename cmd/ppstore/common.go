@@ -1,0 +1,78 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ppstore/ppstore/config"
+	"github.com/ppstore/ppstore/daemon"
+	"github.com/ppstore/ppstore/user"
+	"github.com/spf13/cobra"
+)
+
+// configPath is the client config file a command uses: --config, else
+// $PPSTORE_CONFIG, else ~/.config/ppstore/client.toml.
+func configPath(cmd *cobra.Command) string {
+	p, _ := cmd.Flags().GetString("config")
+	if p == "" {
+		p = os.Getenv("PPSTORE_CONFIG")
+	}
+	if p != "" {
+		return p
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".config", "ppstore", "client.toml")
+	}
+	return "client.toml"
+}
+
+// openClient loads the client config of cmd and connects to the region.
+func openClient(cmd *cobra.Command) (*user.Client, error) {
+	path := configPath(cmd)
+	var cfg user.Config
+	if err := config.Load(path, &cfg); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("no client config at %s: pass --config FILE or set PPSTORE_CONFIG (a devnet writes DIR/client.toml)", path)
+		}
+		return nil, err
+	}
+	if rest, ok := strings.CutPrefix(cfg.DataDir, "~/"); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			cfg.DataDir = filepath.Join(home, rest)
+		}
+	}
+	if cfg.DataDir != "" && !filepath.IsAbs(cfg.DataDir) {
+		cfg.DataDir = filepath.Join(filepath.Dir(path), cfg.DataDir)
+	}
+	level := "error"
+	if verbose, _ := cmd.Flags().GetBool("verbose"); verbose {
+		level = "debug"
+	}
+	log, _ := daemon.NewLogger(cmd.ErrOrStderr(), level)
+	return user.New(cmd.Context(), cfg, log)
+}
+
+// printStats writes the client's transfer counters to w, one line.
+func printStats(w io.Writer, c *user.Client, what string, start time.Time) {
+	st := c.Stats()
+	fmt.Fprintf(w, "stats: op=%s elapsed_s=%.3f stream_bytes_sent=%d stream_bytes_recv=%d\n",
+		what, time.Since(start).Seconds(), st.StreamBytesSent, st.StreamBytesRecv)
+}
+
+// printJSON writes v to w as indented JSON.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// noFileCompletion completes nothing (arguments such as CIDs).
+func noFileCompletion(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	return nil, cobra.ShellCompDirectiveNoFileComp
+}

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/ppstore/ppstore/progress"
+	"github.com/ppstore/ppstore/user"
+	"github.com/spf13/cobra"
+)
+
+func newStatCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:               "stat [flags] CID",
+		Short:             "Show the shards of a file and the miners holding them",
+		Args:              exactArgs(1, "one CID"),
+		ValidArgsFunction: noFileCompletion,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := user.ParseFileCID(args[0])
+			if err != nil {
+				return err
+			}
+			c, err := openClient(cmd)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			st, err := c.Stat(cmd.Context(), id)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if asJSON {
+				return printJSON(w, st)
+			}
+			fmt.Fprintf(w, "cid     %s\nsize    %d (%s)\nshards  %d\n", st.CID, st.Size, progress.Size(int64(st.Size)), len(st.Shards))
+			tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+			for i, s := range st.Shards {
+				for j, r := range s.Replicas {
+					if j == 0 {
+						fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", i, s.CID, r.Miner, r.Status)
+					} else {
+						fmt.Fprintf(tw, "\t\t%s\t%s\n", r.Miner, r.Status)
+					}
+				}
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
