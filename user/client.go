@@ -290,6 +290,9 @@ type ShardStat struct {
 type ReplicaStat struct {
 	Miner  string `json:"miner"`
 	Status string `json:"status"`
+	// Live is whether the miner has a live record at the bootstrap; nil when
+	// the bootstrap was not asked (see Client.CheckLive in liveness.go).
+	Live *bool `json:"live,omitempty"`
 }
 
 // Stat asks the indexer where each shard of the file lives and checks the

@@ -12,6 +12,8 @@ import (
 
 	"github.com/ppstore/ppstore/config"
 	"github.com/ppstore/ppstore/daemon"
+	"github.com/ppstore/ppstore/devnet"
+	"github.com/ppstore/ppstore/discover"
 	"github.com/ppstore/ppstore/user"
 	"github.com/spf13/cobra"
 )
@@ -75,4 +77,47 @@ func printJSON(w io.Writer, v any) error {
 // noFileCompletion completes nothing (arguments such as CIDs).
 func noFileCompletion(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
 	return nil, cobra.ShellCompDirectiveNoFileComp
+}
+
+// noBootstrapError is a command that could not reach the region because no
+// bootstrap answered. Its message says so first, names the config in use and
+// how to get a region running.
+type noBootstrapError struct {
+	config string // the client config file in use
+	devnet string // the devnet directory holding config, if it is one
+	err    error  // what the client reported (wraps discover.ErrNoBootstrap)
+}
+
+func (e *noBootstrapError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "no bootstrap answered: the region of %s cannot be reached\n", e.config)
+	if e.devnet != "" {
+		fmt.Fprintf(&b, "  that config belongs to the devnet in %s; start it with: ppstore devnet start --dir %s\n", e.devnet, e.devnet)
+	} else {
+		b.WriteString("  check the bootstrap addresses in that file, or run a region on this machine:\n")
+		b.WriteString("  ppstore devnet start --dir DIR, then ppstore --config DIR/client.toml ...\n")
+	}
+	fmt.Fprintf(&b, "  details: %v", e.err)
+	return b.String()
+}
+
+func (e *noBootstrapError) Unwrap() error { return e.err }
+
+// explain turns an error of cmd into the one the user should read: a region
+// that cannot be reached becomes a noBootstrapError.
+func explain(cmd *cobra.Command, err error) error {
+	var nb *noBootstrapError
+	if cmd == nil || !errors.Is(err, discover.ErrNoBootstrap) || errors.As(err, &nb) {
+		return err
+	}
+	path := configPath(cmd)
+	nb = &noBootstrapError{config: path, err: err}
+	if abs, aerr := filepath.Abs(path); aerr == nil {
+		nb.config = abs
+		dir := filepath.Dir(abs)
+		if _, serr := os.Stat(filepath.Join(dir, devnet.StateFile)); serr == nil {
+			nb.devnet = dir
+		}
+	}
+	return nb
 }

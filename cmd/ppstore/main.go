@@ -47,10 +47,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(longFlagsWithOneDash(root, args))
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return exitOK
 	}
+	err = explain(cmd, err)
 	var ue *usageError
 	if errors.As(err, &ue) {
 		if ue.err != nil {

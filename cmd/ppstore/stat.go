@@ -12,8 +12,14 @@ import (
 func newStatCmd() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:               "stat [flags] CID",
-		Short:             "Show the shards of a file and the miners holding them",
+		Use:   "stat [flags] CID",
+		Short: "Show the shards of a file and the miners holding them",
+		Long: `Show the shards of the file CID and, for each replica, the miner holding it,
+the indexer's status of the replica (stored, proven, failing) and whether the
+miner is live at the region's bootstrap: "live" when it holds a current record
+of the miner, "unreachable" when it holds none (the miner stopped at least its
+record TTL ago, a minute by default), "unknown" when the bootstrap did not
+answer. --json prints the same with "live": true or false per replica.`,
 		Args:              exactArgs(1, "one CID"),
 		ValidArgsFunction: noFileCompletion,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -30,6 +36,10 @@ func newStatCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := c.CheckLive(cmd.Context(), st); err != nil {
+				// The indexer answered; say what is missing and show the rest.
+				fmt.Fprintf(cmd.ErrOrStderr(), "ppstore: miner liveness unknown: %v\n", err)
+			}
 			w := cmd.OutOrStdout()
 			if asJSON {
 				return printJSON(w, st)
@@ -39,9 +49,9 @@ func newStatCmd() *cobra.Command {
 			for i, s := range st.Shards {
 				for j, r := range s.Replicas {
 					if j == 0 {
-						fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", i, s.CID, r.Miner, r.Status)
+						fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", i, s.CID, r.Miner, r.Status, r.Liveness())
 					} else {
-						fmt.Fprintf(tw, "\t\t%s\t%s\n", r.Miner, r.Status)
+						fmt.Fprintf(tw, "\t\t%s\t%s\t%s\n", r.Miner, r.Status, r.Liveness())
 					}
 				}
 			}
