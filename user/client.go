@@ -91,7 +91,7 @@ func (c *Config) EnsureDefaults() {
 
 // Limits of the settings that count things; Validate names them.
 const (
-	maxReplicas = 16
+	maxReplicas = MaxReplicas // validate.go
 	// maxUploads is miner.MaxUploadsPerPeer: a miner refuses more uploads from
 	// one peer at once, and all of a put's shards may start at the same miner.
 	maxUploads = 32

@@ -7,8 +7,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/ppstore/ppstore/config"
 	"github.com/ppstore/ppstore/daemon"
@@ -120,4 +123,24 @@ func explain(cmd *cobra.Command, err error) error {
 		}
 	}
 	return nb
+}
+
+// quoteIfNeeded returns s as it is when a terminal shows it as one line of
+// plain text, and otherwise quoted with Go escapes (strconv.Quote): names
+// holding newlines, tabs, escape sequences and other control or format
+// characters, invalid UTF-8, or a leading double quote (so that a name shown
+// bare never looks quoted) are quoted; an empty name stays empty.
+func quoteIfNeeded(s string) string {
+	if s == "" {
+		return s
+	}
+	if !utf8.ValidString(s) || s[0] == '"' {
+		return strconv.Quote(s)
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }

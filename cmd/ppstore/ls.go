@@ -2,10 +2,12 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"text/tabwriter"
 	"time"
 
 	"github.com/ppstore/ppstore/progress"
+	"github.com/ppstore/ppstore/wire"
 	"github.com/spf13/cobra"
 )
 
@@ -14,7 +16,11 @@ func newLsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ls [flags]",
 		Short: "List the files stored by this identity",
-		Args:  noArgs,
+		Long: `List the files stored by this identity, one line each: CID, size, time
+stored and name. A name holding characters a terminal would not show as
+typed (newlines, tabs, control or format characters) is printed quoted with
+Go escapes, "like\nthis"; --json prints names as they are.`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := openClient(cmd)
 			if err != nil {
@@ -39,13 +45,19 @@ func newLsCmd() *cobra.Command {
 				}
 				return printJSON(w, out)
 			}
-			tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-			for _, f := range files {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f.CID, progress.Size(int64(f.Size)), time.Unix(int64(f.Created), 0).Format("2006-01-02 15:04"), f.Name)
-			}
-			return tw.Flush()
+			return printListing(w, files)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// printListing writes one line per file to w, whatever its name holds
+// (quoteIfNeeded): CID, size, time stored (local), name.
+func printListing(w io.Writer, files []wire.FileEntry) error {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	for _, f := range files {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f.CID, progress.Size(int64(f.Size)), time.Unix(int64(f.Created), 0).Format("2006-01-02 15:04"), quoteIfNeeded(f.Name))
+	}
+	return tw.Flush()
 }
