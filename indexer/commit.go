@@ -4,6 +4,7 @@ import (
 	"errors"
 	"unicode/utf8"
 
+	"github.com/ipfs/go-cid"
 	"github.com/ppstore/ppstore/identity"
 	"github.com/ppstore/ppstore/shard"
 	"github.com/ppstore/ppstore/wire"
@@ -46,11 +47,16 @@ func checkCommit(owner identity.PeerID, c *wire.Commit) (fileRecord, error) {
 		owner:    owner,
 		name:     c.Name,
 		replicas: make([][]identity.PeerID, len(m.Shards)),
+
+		shardCIDs: make([]cid.Cid, len(m.Shards)),
+	}
+	for i := range m.Shards {
+		rec.shardCIDs[i] = m.ShardCID(i)
 	}
 	// Cheap checks over every receipt first, signatures last.
 	for i, rs := range c.Receipts {
 		if len(rs) == 0 {
-			return fileRecord{}, wire.Errorf(wire.CodeBadRequest, "commit: shard %d has no receipt; store it on a miner first", i)
+			continue // held already: the caller fills in its holders
 		}
 		if len(rs) > MaxReplicas {
 			return fileRecord{}, wire.Errorf(wire.CodeBadRequest, "commit: shard %d has %d receipts, at most %d", i, len(rs), MaxReplicas)

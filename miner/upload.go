@@ -200,12 +200,13 @@ func (u *upload) run(ctx context.Context) (*wire.StoreResult, error) {
 	u.up.SetDeadline(time.Now().Add(p.cfg.idleTimeout + p.resultWait(len(req.Chain)+1)))
 	var err error
 	if u.pend != nil {
-		_, err = u.pend.commit(int64(req.PieceSize), u.digests, req.Owner)
+		_, err = u.pend.commit(int64(req.PieceSize), u.digests, req.Owner, time.Now().Add(p.cfg.UploadLease))
 		if err == nil {
 			p.metrics.shardsStored.Inc()
 		}
-	} else {
-		_, err = p.store.addOwner(req.Shard, u.root, req.Owner)
+	} else if _, err = p.store.addOwner(req.Shard, u.root, req.Owner); err == nil {
+		// A put relies on this replica now: a pending one waits for its commit.
+		err = p.store.setLease(req.Shard, u.root, time.Now().Add(p.cfg.UploadLease), false)
 	}
 	if err != nil {
 		if u.ds != nil {
