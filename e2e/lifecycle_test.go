@@ -19,6 +19,7 @@ import (
 	"github.com/ppstore/ppstore/identity"
 	"github.com/ppstore/ppstore/indexer"
 	"github.com/ppstore/ppstore/miner"
+	"github.com/ppstore/ppstore/shard"
 	"github.com/ppstore/ppstore/transport"
 	"github.com/ppstore/ppstore/user"
 	"github.com/ppstore/ppstore/wire"
@@ -110,8 +111,15 @@ func (r *region) storedCopies(t *testing.T, c *user.Client, id cid.Cid) []int {
 	}
 	out := make([]int, len(st.Shards))
 	for i, s := range st.Shards {
-		sc, _ := cid.Decode(s.CID)
-		h := fmt.Sprintf("%x", sc.Hash()[len(sc.Hash())-32:])
+		sc, err := cid.Decode(s.CID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := shard.DigestOf(sc, shard.ShardCodec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := fmt.Sprintf("%x", d[:])
 		for m := range r.miners {
 			if _, err := os.Stat(filepath.Join(r.mcfgs[m].DataDir, "shards", h[:2], h+".shard")); err == nil {
 				out[i]++
