@@ -27,8 +27,8 @@ type blameLog struct {
 }
 
 func (b *blameLog) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
-func (b *blameLog) WithAttrs([]slog.Attr) slog.Handler         { return b }
-func (b *blameLog) WithGroup(string) slog.Handler              { return b }
+func (b *blameLog) WithAttrs([]slog.Attr) slog.Handler           { return b }
+func (b *blameLog) WithGroup(string) slog.Handler                { return b }
 func (b *blameLog) Handle(_ context.Context, r slog.Record) error {
 	if !strings.Contains(r.Message, "re-placing") {
 		return nil
