@@ -107,6 +107,13 @@ func (l *leases) sweepLocked(now time.Time) {
 	}
 }
 
+// reclaimed reports whether r names a replica its miner was told to
+// reclaim after r was issued (a receipt issued later is for a new upload).
+func (l *leases) reclaimed(shardKey string, r wire.Receipt) bool {
+	t, ok := l.tombs[tombKey{shardKey, r.Miner}]
+	return ok && r.Stored <= uint64(t.Unix())
+}
+
 func minersOf(es []leaseEntry, keep func(leaseEntry) bool) []identity.PeerID {
 	var out []identity.PeerID
 	for _, e := range es {
@@ -264,7 +271,7 @@ func (p *Peer) handleShardStored(_ context.Context, peer identity.PeerID, req *w
 	put := putKey{owner: peer, id: req.Put}
 	k := req.Shard.KeyString()
 	for _, r := range req.Receipts {
-		if _, ok := l.tombs[tombKey{k, r.Miner}]; ok {
+		if l.reclaimed(k, r) {
 			return nil, wire.Errorf(wire.CodeReclaimed, "shard stored: miner %v reclaimed its replica of %v (its lease ended without a commit); store it again", r.Miner.Short(), req.Shard)
 		}
 	}
@@ -341,7 +348,7 @@ func (p *Peer) commit(peer identity.PeerID, req *wire.Commit, now time.Time) (ci
 	defer l.mu.Unlock()
 	for i, rs := range req.Receipts {
 		for _, r := range rs {
-			if _, ok := l.tombs[tombKey{r.Shard.KeyString(), r.Miner}]; ok {
+			if l.reclaimed(r.Shard.KeyString(), r) {
 				return cid.Undef, wire.Errorf(wire.CodeReclaimed, "commit: shard %d: miner %v reclaimed its replica (its lease ended before the commit); put the file again", i, r.Miner.Short())
 			}
 		}
