@@ -196,9 +196,11 @@ func TestPutSurvivesAMinerFailingAtAnyMoment(t *testing.T) {
 				seen := map[string]bool{}
 				for _, r := range s.Replicas {
 					seen[r.Miner] = true
+					// A miner killed during this put may have made its copy
+					// durable and signed for it first: that replica is real.
 					for name, p := range peers {
-						if p == r.Miner && dead[name] {
-							t.Errorf("shard %d has a replica on dead %s", i, name)
+						if p == r.Miner && dead[name] && (name != f.victim || f.at < 0) {
+							t.Errorf("shard %d has a replica on %s, dead before the put", i, name)
 						}
 					}
 				}
