@@ -173,6 +173,7 @@ type upload struct {
 
 	pend     *pending          // nil if the shard is already stored
 	ds       *transport.Stream // to req.Chain[0]; nil if none or unreachable
+	dsClosed bool              // ds's write side was closed after the last piece
 	failures []wire.HopFailure // of the rest of the chain, if ds could not be opened
 	fwdErr   error             // why forwarding stopped, if it did
 }
@@ -355,6 +356,7 @@ func (u *upload) receive() (err error) {
 		wrCh      chan *pieceBuf
 		fwdFailed atomic.Bool
 		wrFailed  atomic.Bool
+		allIn     atomic.Bool // every piece and the end of the stream arrived
 		wrErr     error
 	)
 	if u.ds != nil {
@@ -374,6 +376,15 @@ func (u *upload) receive() (err error) {
 					}
 				}
 				release(b)
+			}
+			// Every piece is forwarded: end the next miner's upload now,
+			// so it makes its copy durable while this miner's disk
+			// catches up, instead of waiting for this miner's commit.
+			if allIn.Load() && u.fwdErr == nil {
+				if err := u.ds.CloseWrite(); err != nil {
+					u.fwdErr = err
+				}
+				u.dsClosed = true
 			}
 		})
 	}
@@ -472,6 +483,7 @@ func (u *upload) receive() (err error) {
 	default:
 		return wire.Errorf(wire.CodeBadRequest, "upload of %v: got %v after the last piece, expected the end of the stream", req.Shard, m.Type())
 	}
+	allIn.Store(true)
 	return nil
 }
 
@@ -486,7 +498,9 @@ func (u *upload) brokenOff(i int, err error) error {
 	}
 	// The upstream went silent or away: this miner is not at fault, and
 	// says so with its own code so the miner before it is not blamed on
-	// this one's word (see collect).
+	// this one's word (see collect). The answer needs a deadline that has
+	// not passed yet.
+	u.up.SetDeadline(time.Now().Add(failedHopWait))
 	return wire.Errorf(wire.CodeUpstreamLost, "upload of %v from %s broke off after %d of %d pieces: %v",
 		u.req.Shard, u.up.Peer().Short(), i, len(u.digests), err)
 }
@@ -501,7 +515,7 @@ func (u *upload) collect(res *wire.StoreResult) {
 	}
 	defer u.ds.Close()
 	wait := u.p.resultWait(len(chain))
-	if u.fwdErr == nil {
+	if u.fwdErr == nil && !u.dsClosed {
 		if err := u.ds.CloseWrite(); err != nil {
 			u.fwdErr = err
 		}
