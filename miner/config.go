@@ -55,8 +55,8 @@ func (c *Config) requestTimeoutOrDefault() time.Duration {
 }
 
 const (
-	defaultDialTimeout   = 5 * time.Second
-	defaultIdleTimeout   = 5 * time.Second
+	defaultDialTimeout   = 3 * time.Second // a QUIC handshake in a region takes milliseconds
+	defaultIdleTimeout   = 4 * time.Second // see docs/LEASES.md, "Blame in a chain"
 	defaultResultTimeout = 15 * time.Second
 	defaultServeIdle     = 30 * time.Second
 )

@@ -30,7 +30,7 @@ const (
 	// hopMargin is how much longer a miner waits for the result of the rest
 	// of the chain than the next miner does, so that a failure deep in the
 	// chain is reported by the miner before it, not as a timeout further up.
-	hopMargin = 2 * time.Second
+	hopMargin = 1500 * time.Millisecond
 )
 
 // resultWait is how long a miner with `behind` miners after it waits for

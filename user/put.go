@@ -366,14 +366,17 @@ func (c *Client) checkReceipt(r *wire.Receipt, s *shard.Shard) error {
 // hopMargin per further miner behind it (miner.Peer.hopIdle); the client is
 // one more step up.
 const (
-	minerIdle = 5 * time.Second
-	hopMargin = 2 * time.Second
+	minerIdle = 4 * time.Second
+	hopMargin = 1500 * time.Millisecond
 )
 
 // chainIdle is how long the client lets the first miner of a chain of n take
-// no bytes: piece_timeout, or more than the first miner gives the second.
+// no bytes: one hopMargin more than the first miner gives the second, so
+// that a miner that dies is given up by the one before it, and a miner that
+// dies first in the chain costs the put seconds, not piece_timeout (which
+// bounds a get's silence).
 func (c *Client) chainIdle(n int) time.Duration {
-	return max(time.Duration(c.cfg.PieceTimeout), minerIdle+time.Duration(n-1)*hopMargin)
+	return minerIdle + time.Duration(n-1)*hopMargin
 }
 
 // uploadChain sends the shard once to chain[0], which forwards it down the chain.
