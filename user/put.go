@@ -49,6 +49,9 @@ const maxRetryWait = 5 * time.Second
 // the rest of the put. Nothing is recorded in the indexer unless every shard
 // reached its replica count.
 func (c *Client) Put(ctx context.Context, r io.Reader, opts PutOptions) (cid.Cid, error) {
+	if err := c.CheckPut(r, opts); err != nil { // validate.go: nothing sent yet
+		return cid.Undef, err
+	}
 	replicas := opts.Replicas
 	if replicas == 0 {
 		replicas = c.cfg.Replicas
