@@ -15,7 +15,7 @@ bin=$here/bin
 (cd "$here" && go build -o "$bin/" ./cmd/...)
 dir=$(mktemp -d /tmp/putkill.XXXXXX)
 trap '"$bin/ppstore" devnet stop --dir "$dir" >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
-"$bin/ppstore" devnet start --dir "$dir" --miners 6 --bin "$bin" --capacity 40GiB --metrics=false >/dev/null
+"$bin/ppstore" devnet start --dir "$dir" --miners 6 --bin "$bin" --capacity 40GiB --metrics=false >/dev/null 2>&1
 cfg=$dir/client.toml
 pp() { "$bin/ppstore" "$@"; }
 
@@ -70,7 +70,7 @@ for i in $(seq 0 "$n"); do
     echo "$wall" >> "$dir/kill.txt"
     echo "put $i: $m killed at ${at}s: $wall s, replicas $rep"
   fi
-  "$bin/ppstore" devnet start --dir "$dir" --bin "$bin" >/dev/null # the killed miner comes back
+  "$bin/ppstore" devnet start --dir "$dir" --bin "$bin" >/dev/null 2>&1 # the killed miner comes back
 done
 nk=$(wc -l < "$dir/kill.txt")
 bm=$(median < "$dir/base.txt"); km=$(median < "$dir/kill.txt")
@@ -85,7 +85,7 @@ sent=$(echo "$line" | sed 's/.*stream_bytes_sent=\([0-9]*\).*/\1/')
 awk -v s="$sent" -v f="$((repeat << 20))" 'BEGIN {printf "repeat put: %d stream bytes sent for %d bytes, %.5f%% of the file\n", s, f, 100*s/f}'
 
 echo "# interrupted put of $size MiB, lease 2 min"
-du_miners() { du -sb "$dir"/miner-*/shards "$dir"/miner-*/tmp | awk '{s+=$1} END {print s}'; }
+du_miners() { du -sb "$dir"/miner-*/shards "$dir"/miner-*/tmp | awk '{s+=$1} END {printf "%d\n", s}'; }
 before=$(du_miners)
 head -c "${size}M" /dev/urandom > "$data"
 pp put --config "$cfg" --replicas 3 -q "$data" >/dev/null 2>&1 & pid=$!
