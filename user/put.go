@@ -79,7 +79,7 @@ func (c *Client) Put(ctx context.Context, r io.Reader, opts PutOptions) (cid.Cid
 		private:   opts.Private,
 		pieceSize: params.WithDefaults().PieceSize,
 		progress:  progress,
-		bad:       &badMiners{m: map[identity.PeerID]bool{}},
+		bad:       &badMiners{m: map[identity.PeerID]bool{}, watched: map[identity.PeerID]map[int]func(){}},
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	shards := make(chan *shard.Shard, c.cfg.Uploads)
@@ -197,7 +197,7 @@ func (c *Client) storeShard(ctx context.Context, s *shard.Shard, pt *putState) (
 			up = func(int64) {}
 		}
 		uploaded = true
-		res, err := c.uploadChain(ctx, s, pt.pieceSize, chain, up)
+		res, err := c.uploadChain(ctx, s, pt.pieceSize, chain, up, pt.bad)
 		var good []wire.Receipt
 		blamed := false
 		if err != nil {
@@ -331,14 +331,47 @@ func checkChain(chain []wire.NodeAddr, avoid []identity.PeerID) error {
 // same put are not placed on them (the bootstrap still lists a miner that died
 // until its record expires).
 type badMiners struct {
-	mu sync.Mutex
-	m  map[identity.PeerID]bool
+	mu      sync.Mutex
+	m       map[identity.PeerID]bool
+	watched map[identity.PeerID]map[int]func() // uploads in progress by first miner
+	next    int
 }
 
+// add marks p failed and aborts the uploads in progress whose first miner
+// is p: they cannot succeed, and would otherwise each wait out the client's
+// idle timeout (a killed miner leaves no connection close behind).
 func (b *badMiners) add(p identity.PeerID) {
 	b.mu.Lock()
 	b.m[p] = true
+	aborts := b.watched[p]
+	delete(b.watched, p)
 	b.mu.Unlock()
+	for _, abort := range aborts {
+		abort()
+	}
+}
+
+// watch registers abort for an upload whose first miner is p, until the
+// returned function is called. It aborts at once if p already failed.
+func (b *badMiners) watch(p identity.PeerID, abort func()) (unwatch func()) {
+	b.mu.Lock()
+	if b.m[p] {
+		b.mu.Unlock()
+		abort()
+		return func() {}
+	}
+	if b.watched[p] == nil {
+		b.watched[p] = map[int]func(){}
+	}
+	k := b.next
+	b.next++
+	b.watched[p][k] = abort
+	b.mu.Unlock()
+	return func() {
+		b.mu.Lock()
+		delete(b.watched[p], k)
+		b.mu.Unlock()
+	}
 }
 
 func (b *badMiners) list() []identity.PeerID {
@@ -383,7 +416,7 @@ func (c *Client) chainIdle(n int) time.Duration {
 }
 
 // uploadChain sends the shard once to chain[0], which forwards it down the chain.
-func (c *Client) uploadChain(ctx context.Context, s *shard.Shard, pieceSize int64, chain []wire.NodeAddr, progress func(int64)) (*wire.StoreResult, error) {
+func (c *Client) uploadChain(ctx context.Context, s *shard.Shard, pieceSize int64, chain []wire.NodeAddr, progress func(int64), bad *badMiners) (*wire.StoreResult, error) {
 	// Timeouts are about silence, not size: the upload must be under way
 	// within Timeout, then may take as long as the uplink needs while the
 	// miner keeps taking bytes (idle timeout piece_timeout).
@@ -395,6 +428,7 @@ func (c *Client) uploadChain(ctx context.Context, s *shard.Shard, pieceSize int6
 	}
 	defer st.Close()
 	defer context.AfterFunc(ctx, st.Abort)() // the put was cancelled
+	defer bad.watch(chain[0].Peer, st.Abort)() // the first miner failed in another chain
 	hdr := &wire.StoreShard{
 		Shard:     s.CID(),
 		Size:      uint64(len(s.Data)),
