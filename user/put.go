@@ -427,7 +427,7 @@ func (c *Client) uploadChain(ctx context.Context, s *shard.Shard, pieceSize int6
 		return nil, err
 	}
 	defer st.Close()
-	defer context.AfterFunc(ctx, st.Abort)() // the put was cancelled
+	defer context.AfterFunc(ctx, st.Abort)()   // the put was cancelled
 	defer bad.watch(chain[0].Peer, st.Abort)() // the first miner failed in another chain
 	hdr := &wire.StoreShard{
 		Shard:     s.CID(),
