@@ -78,6 +78,16 @@ func testLogger(t *testing.T) *slog.Logger {
 
 func newRegion(t *testing.T, miners int) *region {
 	t.Helper()
+	return newRegionWith(t, miners, nil)
+}
+
+// newRegionWith is newRegion with each daemon's config passed through mod
+// (*indexer.Config, *miner.Config) before it starts.
+func newRegionWith(t *testing.T, miners int, mod func(cfg any)) *region {
+	t.Helper()
+	if mod == nil {
+		mod = func(any) {}
+	}
 	r := &region{t: t, dir: t.TempDir()}
 	bcfg := bootstrap.Config{DataDir: filepath.Join(r.dir, "bootstrap"), Region: "test", Listen: "127.0.0.1:0"}
 	bcfg.EnsureDefaults()
@@ -89,10 +99,12 @@ func newRegion(t *testing.T, miners int) *region {
 	seed := []string{config.FormatPeerAddr(r.bootA)}
 
 	r.idxCfg = indexer.Config{DataDir: filepath.Join(r.dir, "indexer"), Region: "test", Listen: "127.0.0.1:0", Bootstrap: seed, RefreshInterval: 200 * time.Millisecond}
+	mod(&r.idxCfg)
 	r.idxCfg.EnsureDefaults()
 	r.startIndexer()
 	for i := 0; i < miners; i++ {
 		mc := miner.Config{DataDir: filepath.Join(r.dir, fmt.Sprintf("miner-%d", i)), Region: "test", Listen: "127.0.0.1:0", Bootstrap: seed, Capacity: 1 << 30}
+		mod(&mc)
 		mc.EnsureDefaults()
 		r.mcfgs = append(r.mcfgs, mc)
 		r.miners = append(r.miners, nil)

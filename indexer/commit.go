@@ -2,8 +2,11 @@ package indexer
 
 import (
 	"errors"
+	"runtime"
+	"sync"
 	"unicode/utf8"
 
+	"github.com/ipfs/go-cid"
 	"github.com/ppstore/ppstore/identity"
 	"github.com/ppstore/ppstore/shard"
 	"github.com/ppstore/ppstore/wire"
@@ -46,11 +49,16 @@ func checkCommit(owner identity.PeerID, c *wire.Commit) (fileRecord, error) {
 		owner:    owner,
 		name:     c.Name,
 		replicas: make([][]identity.PeerID, len(m.Shards)),
+
+		shardCIDs: make([]cid.Cid, len(m.Shards)),
+	}
+	for i := range m.Shards {
+		rec.shardCIDs[i] = m.ShardCID(i)
 	}
 	// Cheap checks over every receipt first, signatures last.
 	for i, rs := range c.Receipts {
 		if len(rs) == 0 {
-			return fileRecord{}, wire.Errorf(wire.CodeBadRequest, "commit: shard %d has no receipt; store it on a miner first", i)
+			continue // held already: the caller fills in its holders
 		}
 		if len(rs) > MaxReplicas {
 			return fileRecord{}, wire.Errorf(wire.CodeBadRequest, "commit: shard %d has %d receipts, at most %d", i, len(rs), MaxReplicas)
@@ -87,15 +95,44 @@ func checkCommit(owner identity.PeerID, c *wire.Commit) (fileRecord, error) {
 	return rec, nil
 }
 
-// verifyReceipts checks the signature of every receipt of c.
+// verifyReceipts checks the signature of every receipt of c, spread over
+// the cores: a commit of a large file carries tens of thousands of receipts,
+// whose ed25519 checks on one core took long enough on a loaded machine for
+// the client's request deadline to pass while the indexer was merely busy.
 func verifyReceipts(c *wire.Commit) error {
+	type at struct{ i, j int }
+	var all []at
 	for i, rs := range c.Receipts {
 		for j := range rs {
-			if rs[j].Verify() != nil {
-				return wire.Errorf(wire.CodeUnauthorized,
-					"commit: shard %d: receipt from miner %v has a bad signature", i, rs[j].Miner)
-			}
+			all = append(all, at{i, j})
 		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), max(len(all)/256, 1))
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first = -1 // index into all of the first bad receipt found
+	)
+	for w := 0; w < workers; w++ {
+		wg.Go(func() {
+			for k := w; k < len(all); k += workers {
+				r := &c.Receipts[all[k].i][all[k].j]
+				if r.Verify() != nil {
+					mu.Lock()
+					if first < 0 || k < first {
+						first = k
+					}
+					mu.Unlock()
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if first >= 0 {
+		a := all[first]
+		return wire.Errorf(wire.CodeUnauthorized,
+			"commit: shard %d: receipt from miner %v has a bad signature", a.i, c.Receipts[a.i][a.j].Miner)
 	}
 	return nil
 }

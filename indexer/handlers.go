@@ -25,7 +25,7 @@ func (p *Peer) handlePlace(_ context.Context, peer identity.PeerID, req *wire.Pl
 }
 
 func (p *Peer) handleCommit(_ context.Context, peer identity.PeerID, req *wire.Commit) (wire.Message, error) {
-	c, err := p.store.Commit(peer, req, time.Now())
+	c, err := p.commit(peer, req, time.Now())
 	if err != nil {
 		var we *wire.Error
 		if errors.As(err, &we) {

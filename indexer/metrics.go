@@ -12,6 +12,9 @@ type metrics struct {
 	placements        prometheus.Counter
 	placementFailures *prometheus.CounterVec // by code
 	refreshFailures   prometheus.Counter
+	reservations      *prometheus.CounterVec // by outcome: held, wait, placed, refused
+	leasesReclaimed   prometheus.Counter
+	replicasDropped   prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, store *Store, placer *Placer) (*metrics, error) {
@@ -41,9 +44,22 @@ func newMetrics(reg prometheus.Registerer, store *Store, placer *Placer) (*metri
 			Name: "ppstore_indexer_miner_refresh_failures_total",
 			Help: "Failed pulls of the live miner list from the bootstrap.",
 		}),
+		reservations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ppstore_indexer_reservations_total",
+			Help: "Reserve requests, by outcome (held: enough replicas exist, wait: other puts are storing it, placed, refused).",
+		}, []string{"outcome"}),
+		leasesReclaimed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ppstore_indexer_leases_reclaimed_total",
+			Help: "Replicas a miner asked about after their lease and was told to reclaim (no commit, no put under way).",
+		}),
+		replicasDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ppstore_indexer_replicas_dropped_total",
+			Help: "Replicas miners confirmed deleting after the last file referencing their shard was removed.",
+		}),
 	}
 	cs := []prometheus.Collector{
 		m.commits, m.locates, m.locateSeconds, m.placements, m.placementFailures, m.refreshFailures,
+		m.reservations, m.leasesReclaimed, m.replicasDropped,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "ppstore_indexer_files",
 			Help: "Files in the index.",

@@ -41,6 +41,8 @@ type Config struct {
 
 	RefreshInterval time.Duration `toml:"refresh_interval"` // how often the live miners are pulled; default 2s
 	RecordTTL       time.Duration `toml:"record_ttl"`       // lifetime of the indexer's own record; default 1m
+	UploadLease     time.Duration `toml:"upload_lease"`     // life of a put's reservations after its last request; default 2m (docs/LEASES.md)
+	DropInterval    time.Duration `toml:"drop_interval"`    // how often replicas of removed files are retried at their miners; default 30s
 }
 
 // EnsureDefaults fills zero fields with their defaults.
@@ -56,6 +58,12 @@ func (c *Config) EnsureDefaults() {
 	}
 	if c.RecordTTL <= 0 {
 		c.RecordTTL = time.Minute
+	}
+	if c.UploadLease <= 0 {
+		c.UploadLease = DefaultUploadLease
+	}
+	if c.DropInterval <= 0 {
+		c.DropInterval = 30 * time.Second
 	}
 }
 
@@ -99,6 +107,9 @@ type Peer struct {
 	client    *discover.Client    // nil without bootstraps
 	registrar *discover.Registrar // nil without bootstraps
 
+	leases   *leases
+	dropKick chan struct{}
+
 	refreshMu sync.Mutex
 	failing   bool // last miner refresh failed (log once per outage)
 
@@ -121,7 +132,7 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (_ *Peer, err 
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("indexer: data_dir: %w", err)
 	}
-	p := &Peer{cfg: cfg, log: log, placer: NewPlacer()}
+	p := &Peer{cfg: cfg, log: log, placer: NewPlacer(), leases: newLeases(cfg.UploadLease), dropKick: make(chan struct{}, 1)}
 	defer func() {
 		if err != nil {
 			p.Close()
@@ -167,6 +178,10 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (_ *Peer, err 
 	p.node.Handle(wire.TypeCommit, transport.Unary(p.handleCommit))
 	p.node.Handle(wire.TypeLocate, transport.Unary(p.handleLocate))
 	p.node.Handle(wire.TypeListFiles, transport.Unary(p.handleListFiles))
+	p.node.Handle(wire.TypeReserve, transport.Unary(p.handleReserve))
+	p.node.Handle(wire.TypeShardStored, transport.Unary(p.handleShardStored))
+	p.node.Handle(wire.TypeLeaseCheck, transport.Unary(p.handleLeaseCheck))
+	p.node.Handle(wire.TypeRemove, transport.Unary(p.handleRemove))
 	return p, nil
 }
 
@@ -192,6 +207,7 @@ func (p *Peer) Placer() *Placer { return p.placer }
 func (p *Peer) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return p.node.Serve(gctx) })
+	g.Go(func() error { return p.runDrops(gctx, p.cfg.DropInterval) })
 	if p.registrar != nil {
 		g.Go(func() error { return p.registrar.Run(gctx) })
 		g.Go(func() error { return p.runRefresh(gctx) })

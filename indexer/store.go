@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -49,6 +50,9 @@ const (
 	pfxFile     = "f/"
 	pfxBitmap   = "b/"
 	pfxOwner    = "o/"
+	pfxShard    = "h/" // shard CID → holders and references (lifecycle.go)
+	pfxOwnedBy  = "w/" // file CID, owner → nothing: who lists a file
+	pfxDrop     = "x/" // miner index, shard CID → nothing: replicas to delete
 )
 
 func keyMiner(p identity.PeerID) []byte { return append([]byte(pfxMiner), p.Bytes()...) }
@@ -235,9 +239,38 @@ func (s *Store) Miners() int {
 // Errors are *wire.Error values naming the shard and miner at fault; when one
 // is returned nothing was written.
 func (s *Store) Commit(owner identity.PeerID, c *wire.Commit, now time.Time) (cid.Cid, error) {
+	return s.CommitHeld(owner, c, now, nil)
+}
+
+// CommitHeld is Commit where a shard without receipts takes as replicas the
+// miners the index holds it on (shard records) and those held(shard) names
+// (replicas reported stored by puts under way); such a shard with no holder
+// at all is refused with CodeBadRequest. held may be nil.
+func (s *Store) CommitHeld(owner identity.PeerID, c *wire.Commit, now time.Time, held func(shard cid.Cid) []identity.PeerID) (cid.Cid, error) {
 	rec, err := checkCommit(owner, c)
 	if err != nil {
 		return cid.Undef, err
+	}
+	for i, ms := range rec.replicas {
+		if len(ms) > 0 {
+			continue
+		}
+		sr, err := s.shardRecord(rec.shardCIDs[i])
+		if err != nil {
+			return cid.Undef, err
+		}
+		ms = s.peersOf(sr.holders)
+		if held != nil {
+			for _, p := range held(rec.shardCIDs[i]) {
+				if !slices.Contains(ms, p) {
+					ms = append(ms, p)
+				}
+			}
+		}
+		if len(ms) == 0 {
+			return cid.Undef, wire.Errorf(wire.CodeBadRequest, "commit: shard %d (%v) has no receipt and no miner holds it; put the file again", i, rec.shardCIDs[i])
+		}
+		rec.replicas[i] = ms
 	}
 	// Only miners this index has seen registered at the bootstrap may hold
 	// replicas: a receipt signed by a key nobody has heard of proves nothing
@@ -273,6 +306,8 @@ type fileRecord struct {
 	name     string
 	replicas [][]identity.PeerID // per shard, the miners holding it
 	created  uint64
+
+	shardCIDs []cid.Cid // per shard
 }
 
 // write records files in one batch. Files may repeat; their replicas merge.
@@ -316,9 +351,22 @@ func (s *Store) write(recs []fileRecord, wo *pebble.WriteOptions) error {
 
 	files, shards, records := s.files.Load(), s.shards.Load(), s.records.Load()
 	pending := map[string]*roaring64.Bitmap{} // file CID → merged bitmap, for repeats in recs
+	srecs := map[string]*shardRec{}           // shard CID → its record as this batch leaves it
+	shardRecOf := func(c cid.Cid) (*shardRec, error) {
+		if sr, ok := srecs[c.KeyString()]; ok {
+			return sr, nil
+		}
+		sr, err := s.shardRecord(c)
+		if err != nil {
+			return nil, err
+		}
+		srecs[c.KeyString()] = sr
+		return sr, nil
+	}
 	for _, r := range recs {
 		key := r.cid.KeyString()
 		bm, seen := pending[key]
+		isNew := false
 		if !seen {
 			old, err := s.get(keyBitmap(r.cid))
 			switch {
@@ -328,6 +376,7 @@ func (s *Store) write(recs []fileRecord, wo *pebble.WriteOptions) error {
 				binary.BigEndian.PutUint64(fv, r.created)
 				binary.BigEndian.PutUint32(fv[8:], uint32(r.shards))
 				b.Set(keyFile(r.cid), append(fv, r.manifest...), nil)
+				isNew = true
 				files++
 				shards += uint64(r.shards)
 			case err != nil:
@@ -341,12 +390,37 @@ func (s *Store) write(recs []fileRecord, wo *pebble.WriteOptions) error {
 			pending[key] = bm
 		}
 		for si, miners := range r.replicas {
+			var sr *shardRec
+			if si < len(r.shardCIDs) {
+				var err error
+				if sr, err = shardRecOf(r.shardCIDs[si]); err != nil {
+					return err
+				}
+				if isNew {
+					sr.refs++
+				}
+			}
 			for _, m := range miners {
-				if bm.CheckedAdd(replicaBit(si, index(m))) {
+				mi := index(m)
+				if sr != nil && !slices.Contains(sr.holders, mi) {
+					sr.holders = append(sr.holders, mi)
+					// A replica committed again is no longer to be deleted.
+					b.Delete(keyDrop(mi, r.shardCIDs[si]), nil)
+				}
+				if bm.CheckedAdd(replicaBit(si, mi)) {
 					records++
 				}
 			}
+			if sr != nil {
+				// The file lists every replica the region has of its shard.
+				for _, mi := range sr.holders {
+					if bm.CheckedAdd(replicaBit(si, mi)) {
+						records++
+					}
+				}
+			}
 		}
+		b.Set(keyOwnedBy(r.cid, r.owner), nil, nil)
 		// Owner listing: keep the first created time, take the latest name.
 		ok := keyOwner(r.owner, r.cid)
 		created := r.created
@@ -370,6 +444,9 @@ func (s *Store) write(recs []fileRecord, wo *pebble.WriteOptions) error {
 			return fmt.Errorf("indexer: encode bitmap of %s: %w", c, err)
 		}
 		b.Set(keyBitmap(c), enc, nil)
+	}
+	for key, sr := range srecs {
+		b.Set(append([]byte(pfxShard), key...), sr.encode(), nil)
 	}
 	if full {
 		return errMinersFull

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ppstore/ppstore/config"
+	"github.com/ppstore/ppstore/wire"
 )
 
 // Defaults of the fields of Config.
@@ -31,18 +32,31 @@ type Config struct {
 
 	Capacity  config.ByteSize `toml:"capacity"`   // bytes offered for shards
 	RecordTTL time.Duration   `toml:"record_ttl"` // lifetime of the record at the bootstrap; refreshed every third of it
+	// UploadLease is how long a stored replica waits for a commit to
+	// confirm it before the miner asks the indexer and reclaims it if none
+	// did; default DefaultUploadLease (docs/LEASES.md).
+	UploadLease time.Duration `toml:"upload_lease"`
 
 	// Knobs for tests; zero means the defaults below.
-	dialTimeout    time.Duration // connecting to the next miner of a chain
-	idleTimeout    time.Duration // longest pause between two pieces of an upload
-	resultTimeout  time.Duration // waiting for the rest of the chain after the last piece
-	serveIdle      time.Duration // longest a reader of pieces may take nothing
-	requestTimeout time.Duration // the transport's deadline for a request (see transport.Config)
+	dialTimeout    time.Duration   // connecting to the next miner of a chain
+	idleTimeout    time.Duration   // longest pause between two pieces of an upload
+	resultTimeout  time.Duration   // waiting for the rest of the chain after the last piece
+	serveIdle      time.Duration   // longest a reader of pieces may take nothing
+	requestTimeout time.Duration   // the transport's deadline for a request (see transport.Config)
+	indexers       []wire.NodeAddr // the region's indexers, instead of asking the bootstrap
+}
+
+// requestTimeoutOrDefault is the deadline of a request this miner makes.
+func (c *Config) requestTimeoutOrDefault() time.Duration {
+	if c.requestTimeout > 0 {
+		return c.requestTimeout
+	}
+	return 30 * time.Second
 }
 
 const (
-	defaultDialTimeout   = 5 * time.Second
-	defaultIdleTimeout   = 5 * time.Second
+	defaultDialTimeout   = 3 * time.Second // a QUIC handshake in a region takes milliseconds
+	defaultIdleTimeout   = 4 * time.Second // see docs/LEASES.md, "Blame in a chain"
 	defaultResultTimeout = 15 * time.Second
 	defaultServeIdle     = 30 * time.Second
 )
@@ -63,6 +77,9 @@ func (c *Config) EnsureDefaults() {
 	}
 	if c.RecordTTL == 0 {
 		c.RecordTTL = DefaultRecordTTL
+	}
+	if c.UploadLease == 0 {
+		c.UploadLease = DefaultUploadLease
 	}
 	if c.dialTimeout <= 0 {
 		c.dialTimeout = defaultDialTimeout
@@ -89,6 +106,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Capacity <= 0 {
 		errs = append(errs, fmt.Errorf("capacity %d is not positive: give the bytes to offer, such as 100GiB", int64(c.Capacity)))
+	}
+	if c.UploadLease < 0 {
+		errs = append(errs, fmt.Errorf("upload_lease %v is negative: give how long a replica waits for its commit, such as 2m", c.UploadLease))
 	}
 	if c.RecordTTL < 3*time.Second {
 		errs = append(errs, fmt.Errorf("record_ttl %v is too short: give at least 3s", c.RecordTTL))

@@ -9,6 +9,9 @@ type metrics struct {
 	bytesServed    prometheus.Counter
 	shardsStored   prometheus.Counter
 	storeFailures  *prometheus.CounterVec
+
+	leasesReclaimed prometheus.Counter
+	replicasDropped prometheus.Counter
 }
 
 // newMetrics creates the metrics and registers them, with gauges of the
@@ -35,6 +38,14 @@ func newMetrics(reg prometheus.Registerer, st *store) (*metrics, error) {
 			Namespace: "ppstore", Subsystem: "miner", Name: "store_failures_total",
 			Help: "Uploads refused or failed, by error code.",
 		}, []string{"code"}),
+		leasesReclaimed: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "ppstore", Subsystem: "miner", Name: "leases_reclaimed_total",
+			Help: "Replicas deleted because no commit confirmed them within their lease.",
+		}),
+		replicasDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "ppstore", Subsystem: "miner", Name: "replicas_dropped_total",
+			Help: "Replicas deleted at the indexer's request (their files were removed).",
+		}),
 	}
 	if reg == nil {
 		return m, nil
@@ -51,7 +62,12 @@ func newMetrics(reg prometheus.Registerer, st *store) (*metrics, error) {
 		Namespace: "ppstore", Subsystem: "miner", Name: "capacity_bytes",
 		Help: "Bytes offered for shards.",
 	}, func() float64 { _, _, c := st.usage(); return float64(c) })
-	for _, c := range []prometheus.Collector{m.bytesReceived, m.bytesForwarded, m.bytesServed, m.shardsStored, m.storeFailures, used, free, capacity} {
+	pending := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "ppstore", Subsystem: "miner", Name: "pending_replicas",
+		Help: "Replicas stored and waiting for a commit to confirm them (their lease runs).",
+	}, func() float64 { return float64(st.pendingCount()) })
+	for _, c := range []prometheus.Collector{m.bytesReceived, m.bytesForwarded, m.bytesServed, m.shardsStored, m.storeFailures, used, free, capacity,
+		m.leasesReclaimed, m.replicasDropped, pending} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -141,7 +141,7 @@ func TestDownstreamDown(t *testing.T) {
 		if len(res.Failures) != 2 {
 			t.Fatalf("failures %+v", res.Failures)
 		}
-		checkFailure(t, res.Failures[0], m2, wire.CodeUnavailable, "")
+		checkFailure(t, res.Failures[0], m2, wire.CodeHopLost, "lost the next miner")
 		checkFailure(t, res.Failures[1], m3, wire.CodeSkipped, "not reached")
 		checkServes(t, cli, m1, sh)
 	})
@@ -158,7 +158,7 @@ func TestDownstreamDown(t *testing.T) {
 		if len(res.Failures) != 1 {
 			t.Fatalf("failures %+v", res.Failures)
 		}
-		checkFailure(t, res.Failures[0], m3, wire.CodeUnavailable, "")
+		checkFailure(t, res.Failures[0], m3, wire.CodeHopLost, "lost the next miner")
 		checkServes(t, cli, m4, sh)
 	})
 }

@@ -30,6 +30,8 @@ type Peer struct {
 	metrics *metrics
 	node    *transport.Node
 	reg     *discover.Registrar // nil until seeds are known, or without any bootstrap
+	disc    *discover.Client    // the registrar's client: finds the indexers (lease.go)
+	indexerState
 
 	uploadsMu sync.Mutex
 	uploads   map[identity.PeerID]int // uploads in progress per sending peer
@@ -75,6 +77,7 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Peer, error)
 	p.node.Handle(wire.TypePing, transport.Ping(wire.RoleMiner))
 	p.node.Handle(wire.TypeStoreShard, p.handleStoreShard)
 	p.node.Handle(wire.TypeGetPiece, p.handleGetPiece)
+	p.node.Handle(wire.TypeDropShards, p.handleDropShards)
 
 	if len(cfg.Bootstrap) > 0 {
 		seeds, err := discover.ParseSeeds(cfg.Bootstrap)
@@ -91,7 +94,8 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Peer, error)
 }
 
 func (p *Peer) newRegistrar(seeds []wire.NodeAddr) *discover.Registrar {
-	return discover.NewRegistrar(discover.NewClient(p.node, seeds), p.key, p.cfg.RecordTTL, p.fillRecord, p.log)
+	p.disc = discover.NewClient(p.node, seeds)
+	return discover.NewRegistrar(p.disc, p.key, p.cfg.RecordTTL, p.fillRecord, p.log)
 }
 
 // fillRecord describes this miner for the bootstrap.
@@ -112,6 +116,7 @@ func (p *Peer) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return p.node.Serve(gctx) })
 	g.Go(func() error { return p.register(gctx) })
+	g.Go(func() error { return p.runLeases(gctx) })
 	return g.Wait()
 }
 

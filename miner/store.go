@@ -58,9 +58,10 @@ type store struct {
 
 	mu        sync.Mutex
 	shards    map[shard.Digest]*record
-	used      int64 // bytes of stored shards
-	reserved  int64 // bytes promised to uploads in progress
-	unwritten int64 // the part of reserved not yet written to temp files
+	leases    map[shard.Digest]lease // replicas waiting for a commit (lease.go)
+	used      int64                  // bytes of stored shards
+	reserved  int64                  // bytes promised to uploads in progress
+	unwritten int64                  // the part of reserved not yet written to temp files
 }
 
 func (s *store) shardsDir() string { return filepath.Join(s.dir, "shards") }
@@ -77,7 +78,7 @@ func openStore(dir, name string, capacity int64, log *slog.Logger) (*store, erro
 	s := &store{
 		dir: dir, name: name, capacity: capacity, log: log,
 		createTemp: createTemp, diskFree: diskFree,
-		shards: map[shard.Digest]*record{},
+		shards: map[shard.Digest]*record{}, leases: map[shard.Digest]lease{},
 	}
 	// Look before creating the shard folders: records without any shard
 	// folder mean that it is unmounted or was moved, not that every shard
@@ -104,6 +105,9 @@ func openStore(dir, name string, capacity int64, log *slog.Logger) (*store, erro
 	}
 	if err == nil {
 		err = s.recover(keys, newDB)
+	}
+	if err == nil {
+		err = s.loadLeases()
 	}
 	if err != nil {
 		db.Close()
@@ -434,7 +438,10 @@ func (p *pending) abort() {
 // into place, fsync the folder, write the record with Sync. If the shard was
 // stored meanwhile by another upload, the temp file is dropped and owner is
 // added to the existing record. On error nothing of the upload remains.
-func (p *pending) commit(pieceSize int64, pieces []shard.Digest, owner identity.PeerID) (*record, error) {
+//
+// The new replica is pending until leaseUntil: its lease key is written in
+// the same synced batch as its record.
+func (p *pending) commit(pieceSize int64, pieces []shard.Digest, owner identity.PeerID, leaseUntil time.Time) (*record, error) {
 	s := p.s
 	if p.done {
 		return nil, wire.Errorf(wire.CodeInternal, "%s: shard %v: upload already ended", s.name, p.c)
@@ -481,11 +488,17 @@ func (p *pending) commit(pieceSize int64, pieces []shard.Digest, owner identity.
 		pieces:    pieces,
 		owners:    []identity.PeerID{owner},
 	}
-	if err := s.db.Set(recordKey(p.c), rec.encode(), pebble.Sync); err != nil {
+	b := s.db.NewBatch()
+	b.Set(recordKey(p.c), rec.encode(), nil)
+	b.Set(leaseKey(p.c), leaseValue(leaseUntil), nil)
+	err = b.Commit(pebble.Sync)
+	b.Close()
+	if err != nil {
 		undo()
 		return nil, s.ioError("record", p.c, err)
 	}
 	s.mu.Lock()
+	s.leases[p.root] = lease{c: p.c, until: leaseUntil}
 	s.shards[p.root] = rec
 	s.used += p.size
 	s.reserved -= p.size

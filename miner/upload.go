@@ -30,13 +30,25 @@ const (
 	// hopMargin is how much longer a miner waits for the result of the rest
 	// of the chain than the next miner does, so that a failure deep in the
 	// chain is reported by the miner before it, not as a timeout further up.
-	hopMargin = 2 * time.Second
+	hopMargin = 1500 * time.Millisecond
 )
 
 // resultWait is how long a miner with `behind` miners after it waits for
 // their result once its last piece is in.
 func (p *Peer) resultWait(behind int) time.Duration {
 	return p.cfg.resultTimeout + time.Duration(behind)*hopMargin
+}
+
+// hopIdle is how long a miner with `behind` miners after it lets the next
+// miner take no bytes before it gives that miner up. It grows by hopMargin
+// per miner behind, so that when a miner deep in the chain stops (and the
+// chain stalls back to the client, each hop blocked on the next), the miner
+// right before it gives up first, drops it and resumes reading; the miners
+// further up, whose timers started at the same moment, see the bytes flow
+// again before theirs fire. A client's idle timeout must stay above
+// hopIdle(len(chain)-1) (see wire.UploadIdle).
+func (p *Peer) hopIdle(behind int) time.Duration {
+	return p.cfg.idleTimeout + time.Duration(max(behind-1, 0))*hopMargin
 }
 
 // handleStoreShard serves one upload (see the package doc).
@@ -161,6 +173,7 @@ type upload struct {
 
 	pend     *pending          // nil if the shard is already stored
 	ds       *transport.Stream // to req.Chain[0]; nil if none or unreachable
+	dsClosed bool              // ds's write side was closed after the last piece
 	failures []wire.HopFailure // of the rest of the chain, if ds could not be opened
 	fwdErr   error             // why forwarding stopped, if it did
 }
@@ -188,12 +201,13 @@ func (u *upload) run(ctx context.Context) (*wire.StoreResult, error) {
 	u.up.SetDeadline(time.Now().Add(p.cfg.idleTimeout + p.resultWait(len(req.Chain)+1)))
 	var err error
 	if u.pend != nil {
-		_, err = u.pend.commit(int64(req.PieceSize), u.digests, req.Owner)
+		_, err = u.pend.commit(int64(req.PieceSize), u.digests, req.Owner, time.Now().Add(p.cfg.UploadLease))
 		if err == nil {
 			p.metrics.shardsStored.Inc()
 		}
-	} else {
-		_, err = p.store.addOwner(req.Shard, u.root, req.Owner)
+	} else if _, err = p.store.addOwner(req.Shard, u.root, req.Owner); err == nil {
+		// A put relies on this replica now: a pending one waits for its commit.
+		err = p.store.setLease(req.Shard, u.root, time.Now().Add(p.cfg.UploadLease), false)
 	}
 	if err != nil {
 		if u.ds != nil {
@@ -217,7 +231,7 @@ func (u *upload) openNext(ctx context.Context) {
 	next := u.req.Chain[0]
 	ds, err := u.p.node.Open(ctx, next)
 	if err == nil {
-		ds.SetIdleTimeout(u.p.cfg.idleTimeout)
+		ds.SetIdleTimeout(u.p.hopIdle(len(u.req.Chain)))
 		hdr := *u.req
 		hdr.Chain = u.req.Chain[1:]
 		if err = ds.Send(&hdr); err != nil {
@@ -225,9 +239,8 @@ func (u *upload) openNext(ctx context.Context) {
 		}
 	}
 	if err != nil {
-		we := hopError(err)
 		u.p.log.Info("next miner of the chain unreachable", "shard", u.req.Shard, "next", next.Peer.Short(), "err", err)
-		u.failures = chainFailures(u.req.Chain, we.Code, we.Message)
+		u.failures = u.lost(err)
 		return
 	}
 	u.ds = ds
@@ -247,13 +260,28 @@ func hopError(err error) *wire.Error {
 	}
 }
 
-// chainFailures reports chain[0] failed with code and msg, and every miner
-// after it as not reached.
-func chainFailures(chain []wire.NodeAddr, code wire.Code, msg string) []wire.HopFailure {
+// lost reports that this miner lost the next miner of the chain (it could
+// not be reached, stopped taking pieces or did not answer): the failure is
+// the next miner's, marked wire.CodeHopLost so that the client knows it is
+// this miner's observation of a silent peer, and the miners after it were
+// not reached. This miner itself is not at fault and keeps its copy.
+func (u *upload) lost(err error) []wire.HopFailure {
+	next := u.req.Chain[0].Peer
+	why := "stopped answering"
+	if we := hopError(err); we.Code == wire.CodeDeadline {
+		why = "took no bytes and sent no answer in time"
+	}
+	return chainFailures(u.req.Chain, wire.HopFailure{Peer: next, Code: wire.CodeHopLost,
+		Message: fmt.Sprintf("miner %s lost the next miner %s: it %s (%v)", u.p.short, next.Short(), why, err)})
+}
+
+// chainFailures reports chain[0] failed with first, and every miner after it
+// as not reached.
+func chainFailures(chain []wire.NodeAddr, first wire.HopFailure) []wire.HopFailure {
 	out := make([]wire.HopFailure, 0, len(chain))
 	for i, a := range chain {
 		if i == 0 {
-			out = append(out, passOn(wire.HopFailure{Peer: a.Peer, Code: code, Message: msg}))
+			out = append(out, passOn(first))
 			continue
 		}
 		out = append(out, wire.HopFailure{Peer: a.Peer, Code: wire.CodeSkipped,
@@ -272,7 +300,7 @@ const maxFailureMessage = 512
 // its message cut to maxFailureMessage bytes on a UTF-8 boundary, a code
 // this miner does not know made CodeInternal.
 func passOn(f wire.HopFailure) wire.HopFailure {
-	if f.Code < wire.CodeInternal || f.Code > wire.CodeSkipped { // wire numbers its codes without gaps
+	if !wire.KnownCode(f.Code) {
 		f.Message = fmt.Sprintf("unknown error %d: %s", uint16(f.Code), f.Message)
 		f.Code = wire.CodeInternal
 	}
@@ -328,6 +356,7 @@ func (u *upload) receive() (err error) {
 		wrCh      chan *pieceBuf
 		fwdFailed atomic.Bool
 		wrFailed  atomic.Bool
+		allIn     atomic.Bool // every piece and the end of the stream arrived
 		wrErr     error
 	)
 	if u.ds != nil {
@@ -337,7 +366,7 @@ func (u *upload) receive() (err error) {
 				if u.fwdErr == nil {
 					// Waiting for the upstream's next piece is not the next
 					// miner's silence: its idle time starts now.
-					u.ds.SetDeadline(time.Now().Add(p.cfg.idleTimeout))
+					u.ds.SetDeadline(time.Now().Add(p.hopIdle(len(req.Chain))))
 					if err := u.ds.Send(&wire.PieceData{Index: b.index, Data: b.data}); err != nil {
 						u.fwdErr = err
 						fwdFailed.Store(true)
@@ -347,6 +376,15 @@ func (u *upload) receive() (err error) {
 					}
 				}
 				release(b)
+			}
+			// Every piece is forwarded: end the next miner's upload now,
+			// so it makes its copy durable while this miner's disk
+			// catches up, instead of waiting for this miner's commit.
+			if allIn.Load() && u.fwdErr == nil {
+				if err := u.ds.CloseWrite(); err != nil {
+					u.fwdErr = err
+				}
+				u.dsClosed = true
 			}
 		})
 	}
@@ -387,6 +425,10 @@ func (u *upload) receive() (err error) {
 	}()
 
 	for i := 0; i < n; i++ {
+		// The upstream's silence counts only while this miner waits for it:
+		// time spent blocked on the next miner or on the disk (a stalled
+		// chain, a loaded machine) must not make the upstream look dead.
+		u.up.SetDeadline(time.Now().Add(p.cfg.idleTimeout))
 		m, err := u.up.Recv()
 		if err != nil {
 			return u.brokenOff(i, err)
@@ -433,6 +475,7 @@ func (u *upload) receive() (err error) {
 		}
 	}
 	// The sender must end its side now.
+	u.up.SetDeadline(time.Now().Add(p.cfg.idleTimeout))
 	switch m, err := u.up.Recv(); {
 	case err == io.EOF:
 	case err != nil:
@@ -440,6 +483,7 @@ func (u *upload) receive() (err error) {
 	default:
 		return wire.Errorf(wire.CodeBadRequest, "upload of %v: got %v after the last piece, expected the end of the stream", req.Shard, m.Type())
 	}
+	allIn.Store(true)
 	return nil
 }
 
@@ -452,10 +496,13 @@ func (u *upload) brokenOff(i int, err error) error {
 	case errors.As(err, &we), errors.Is(err, wire.ErrMalformed):
 		return err
 	}
-	we = hopError(err)
-	we.Message = fmt.Sprintf("upload of %v from %s broke off after %d of %d pieces: %s",
-		u.req.Shard, u.up.Peer().Short(), i, len(u.digests), we.Message)
-	return we
+	// The upstream went silent or away: this miner is not at fault, and
+	// says so with its own code so the miner before it is not blamed on
+	// this one's word (see collect). The answer needs a deadline that has
+	// not passed yet.
+	u.up.SetDeadline(time.Now().Add(failedHopWait))
+	return wire.Errorf(wire.CodeUpstreamLost, "upload of %v from %s broke off after %d of %d pieces: %v",
+		u.req.Shard, u.up.Peer().Short(), i, len(u.digests), err)
 }
 
 // collect ends the stream to the next miner, waits for its StoreResult and
@@ -468,7 +515,7 @@ func (u *upload) collect(res *wire.StoreResult) {
 	}
 	defer u.ds.Close()
 	wait := u.p.resultWait(len(chain))
-	if u.fwdErr == nil {
+	if u.fwdErr == nil && !u.dsClosed {
 		if err := u.ds.CloseWrite(); err != nil {
 			u.fwdErr = err
 		}
@@ -487,8 +534,20 @@ func (u *upload) collect(res *wire.StoreResult) {
 		if !errors.As(err, &we) && u.fwdErr != nil {
 			err = u.fwdErr
 		}
-		we = hopError(err)
-		fs := chainFailures(chain, we.Code, we.Message)
+		var fs []wire.HopFailure
+		switch {
+		case errors.As(err, &we) && we.Code == wire.CodeUpstreamLost:
+			// The next miner gave this one up (a stall here outlasted its
+			// idle timeout): it is not at fault, nor known to be dead.
+			fs = chainFailures(chain, wire.HopFailure{Peer: chain[0].Peer, Code: wire.CodeSkipped,
+				Message: fmt.Sprintf("not stored: miner %s stalled on it (%s)", u.p.short, we.Message)})
+		case errors.As(err, &we):
+			// The next miner answered with its own error: it refused or
+			// failed by itself, and says so.
+			fs = chainFailures(chain, wire.HopFailure{Peer: chain[0].Peer, Code: we.Code, Message: we.Message})
+		default:
+			fs = u.lost(err)
+		}
 		u.p.log.Info("next miner of the chain failed", "shard", u.req.Shard, "next", chain[0].Peer.Short(), "code", fs[0].Code, "err", fs[0].Message)
 		res.Failures = append(res.Failures, fs...)
 		return

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -19,16 +20,34 @@ import (
 type PutOptions struct {
 	Name     string      // recorded for ls; default none
 	Replicas int         // default from Config
-	Progress func(int64) // called with bytes uploaded (first copy only)
+	Progress func(int64) // called with bytes uploaded (first copy only), or found stored already
+	// Private marks a put whose shards must not be deduplicated against
+	// what the region holds: the indexer then neither reveals nor counts
+	// existing replicas and places Replicas new ones. Encrypted files set
+	// it (their manifests carry shard.FlagEncrypted), so that storing a
+	// file cannot tell anyone whether someone else stored it.
+	Private bool
 }
 
-// maxAttempts bounds how often one shard is re-placed after failures.
-const maxAttempts = 4
+// maxAttempts bounds how often one shard is re-placed after a miner failed.
+// Attempts that blame no miner (a chain that stalled on a slow upstream) are
+// bounded separately by maxBlameless.
+const (
+	maxAttempts  = 4
+	maxBlameless = 4
+)
 
-// Put stores everything r yields and returns the file's CID. Each shard is
-// uploaded once, to the first miner of its chain, which forwards it along the
-// chain; replicas lost to failures are re-placed on other miners. Nothing is
-// recorded in the indexer unless every shard reached its replica count.
+// maxRetryWait bounds one wait for other puts' reservations of a shard.
+const maxRetryWait = 5 * time.Second
+
+// Put stores everything r yields and returns the file's CID. For each shard
+// it asks the indexer first (wire.Reserve): shards the region holds with
+// enough replicas are not sent again, and a shard short of replicas gets
+// only the missing ones. Each upload goes once, to the first miner of its
+// chain, which forwards it along the chain; replicas lost to failures are
+// re-placed on other miners, and only the miner that failed is avoided for
+// the rest of the put. Nothing is recorded in the indexer unless every shard
+// reached its replica count.
 func (c *Client) Put(ctx context.Context, r io.Reader, opts PutOptions) (cid.Cid, error) {
 	if err := c.CheckPut(r, opts); err != nil { // validate.go: nothing sent yet
 		return cid.Undef, err
@@ -54,7 +73,14 @@ func (c *Client) Put(ctx context.Context, r io.Reader, opts PutOptions) (cid.Cid
 		mu       sync.Mutex
 		receipts [][]wire.Receipt
 	)
-	bad := &badMiners{m: map[identity.PeerID]bool{}}
+	pt := &putState{
+		id:        rand.Uint64(),
+		replicas:  replicas,
+		private:   opts.Private,
+		pieceSize: params.WithDefaults().PieceSize,
+		progress:  progress,
+		bad:       &badMiners{m: map[identity.PeerID]bool{}, watched: map[identity.PeerID]map[int]func(){}},
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	shards := make(chan *shard.Shard, c.cfg.Uploads)
 	g.Go(func() error {
@@ -77,7 +103,7 @@ func (c *Client) Put(ctx context.Context, r io.Reader, opts PutOptions) (cid.Cid
 	for w := 0; w < c.cfg.Uploads; w++ {
 		g.Go(func() error {
 			for s := range shards {
-				rs, err := c.storeShard(gctx, s, params.WithDefaults().PieceSize, replicas, progress, bad)
+				rs, err := c.storeShard(gctx, s, pt)
 				if err != nil {
 					return fmt.Errorf("shard %d (%v): %w", s.Index, s.CID(), err)
 				}
@@ -101,6 +127,8 @@ func (c *Client) Put(ctx context.Context, r io.Reader, opts PutOptions) (cid.Cid
 	for len(receipts) < len(m.Shards) {
 		receipts = append(receipts, nil)
 	}
+	// Shards without receipts of this put are held already: the indexer
+	// records its known holders for them.
 	var done wire.Committed
 	if err := c.callIndexer(ctx, &wire.Commit{Manifest: m.Encode(), Name: opts.Name, Receipts: receipts}, &done); err != nil {
 		return cid.Undef, fmt.Errorf("recording the file: %w", err)
@@ -111,96 +139,171 @@ func (c *Client) Put(ctx context.Context, r io.Reader, opts PutOptions) (cid.Cid
 	return done.CID, nil
 }
 
-// storeShard places and uploads one shard until it has the wanted number of
-// replicas with valid receipts.
-func (c *Client) storeShard(ctx context.Context, s *shard.Shard, pieceSize int64, replicas int, progress func(int64), bad *badMiners) ([]wire.Receipt, error) {
+// putState is what the shards of one put share.
+type putState struct {
+	id        uint64 // names the put's reservations at the indexer
+	replicas  int
+	private   bool
+	pieceSize int64
+	progress  func(int64)
+	bad       *badMiners
+}
+
+// storeShard reserves, uploads and reports one shard until the indexer
+// counts the wanted number of replicas for it, and returns the receipts this
+// put obtained (none if the region held the shard already).
+func (c *Client) storeShard(ctx context.Context, s *shard.Shard, pt *putState) ([]wire.Receipt, error) {
 	var (
-		got     []wire.Receipt
-		have    = map[identity.PeerID]bool{}
-		exclude []identity.PeerID
-		lastErr error
+		got       []wire.Receipt
+		have      = map[identity.PeerID]bool{}
+		lastErr   error
+		attempts  int // uploads in which a miner failed
+		blameless int // uploads that failed without a miner at fault
+		uploaded  bool
 	)
-	for attempt := 0; attempt < maxAttempts && len(got) < replicas; attempt++ {
-		need := replicas - len(got)
-		var pl wire.Placement
-		avoid := append(append(bad.list(), exclude...), keys(have)...)
-		err := c.callIndexer(ctx, &wire.Place{Replicas: uint8(need), ShardSize: uint64(len(s.Data)), Count: 1, Exclude: avoid}, &pl)
+	for {
+		var rv wire.Reservation
+		err := c.callIndexer(ctx, &wire.Reserve{Put: pt.id, Shard: s.CID(), Size: uint64(len(s.Data)),
+			Replicas: uint8(pt.replicas), Private: pt.private, Exclude: pt.bad.list()}, &rv)
 		if err != nil {
 			if lastErr != nil {
 				return nil, fmt.Errorf("%w (after: %v)", err, lastErr)
 			}
 			return nil, err
 		}
-		if len(pl.Chains) != 1 || len(pl.Chains[0]) != need {
-			return nil, fmt.Errorf("indexer placed the shard on %v, asked for one chain of %d", pl.Chains, need)
+		if rv.RetryAfter > 0 {
+			// Another put is storing this shard: wait for it to succeed or
+			// fail rather than adding replicas beyond what was asked.
+			wait := min(time.Duration(rv.RetryAfter)*time.Millisecond, maxRetryWait)
+			select {
+			case <-time.After(wait):
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
 		}
-		chain := pl.Chains[0]
-		if err := checkChain(chain, avoid); err != nil {
+		if len(rv.Chain) == 0 {
+			if !uploaded {
+				pt.progress(int64(len(s.Data))) // held already: nothing to send
+			}
+			return got, nil
+		}
+		chain := rv.Chain
+		if err := checkChain(chain, append(pt.bad.list(), keys(have)...)); err != nil {
 			return nil, err
 		}
-		up := progress // only the first attempt's bytes count as progress
-		if attempt > 0 {
+		up := pt.progress // only the first upload's bytes count as progress
+		if uploaded {
 			up = func(int64) {}
 		}
-		res, err := c.uploadChain(ctx, s, pieceSize, chain, up)
+		uploaded = true
+		res, err := c.uploadChain(ctx, s, pt.pieceSize, chain, up, pt.bad)
+		var good []wire.Receipt
+		blamed := false
 		if err != nil {
-			// The first miner failed: nothing reached the others through it.
-			c.log.Warn("upload failed; re-placing", "shard", s.Index, "miner", chain[0].Peer.Short(), "err", err)
-			exclude = append(exclude, chain[0].Peer)
-			bad.add(chain[0].Peer)
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			// The first miner failed or gave up on this client: nothing
+			// reached the others through it.
+			lastErr = fmt.Errorf("miner %s: %w", chain[0].Peer.Short(), err)
+			if errors.Is(err, wire.ErrUpstreamLost) {
+				c.log.Warn("first miner gave up on this client; uploading again", "shard", s.Index, "miner", chain[0].Peer.Short(), "err", err)
+			} else {
+				c.log.Warn("upload failed; re-placing", "shard", s.Index, "miner", chain[0].Peer.Short(), "err", err)
+				pt.bad.add(chain[0].Peer)
+				blamed = true
+			}
+		} else {
+			good, blamed, lastErr = c.judge(s, chain, res, have, pt.bad, lastErr)
+			got = append(got, good...)
+		}
+		if blamed {
+			attempts++
+		} else if len(good) < len(chain) {
+			blameless++
+		}
+		// Report what this upload stored (maybe nothing): the indexer counts
+		// it for this shard and releases the rest of the reservation.
+		var ack wire.StoredAck
+		if err := c.callIndexer(ctx, &wire.ShardStored{Put: pt.id, Shard: s.CID(), Receipts: good}, &ack); err != nil {
+			var we *wire.Error
+			if !errors.As(err, &we) {
+				return nil, fmt.Errorf("reporting shard %d stored: %w", s.Index, err)
+			}
+			// The indexer refused a receipt (a replica reclaimed meanwhile):
+			// forget this upload's receipts and place them again.
+			c.log.Warn("indexer refused this upload's receipts; re-placing", "shard", s.Index, "err", err)
+			got = got[:len(got)-len(good)]
+			for _, r := range good {
+				delete(have, r.Miner)
+			}
 			lastErr = err
+			blameless++
+		}
+		if (attempts >= maxAttempts || blameless >= maxBlameless) && int(ack.Replicas) < pt.replicas {
+			return nil, fmt.Errorf("only %d of %d replicas stored after %d attempts: %w", ack.Replicas, pt.replicas, attempts+blameless, lastErr)
+		}
+	}
+}
+
+// judge checks a chain's result: it returns the valid receipts, whether a
+// miner was found at fault, and the last failure seen. A miner at fault is
+// added to bad; one that was merely not reached (wire.CodeSkipped) is not.
+func (c *Client) judge(s *shard.Shard, chain []wire.NodeAddr, res *wire.StoreResult, have map[identity.PeerID]bool, bad *badMiners, lastErr error) ([]wire.Receipt, bool, error) {
+	inChain := map[identity.PeerID]bool{}
+	for _, a := range chain {
+		inChain[a.Peer] = true
+	}
+	var good []wire.Receipt
+	blamed := false
+	badReceipt := map[identity.PeerID]error{}
+	for _, r := range res.Receipts {
+		if !inChain[r.Miner] || have[r.Miner] {
+			c.log.Warn("ignoring a receipt from outside the chain or a repeated one", "shard", s.Index, "miner", r.Miner.Short())
 			continue
 		}
-		inChain := map[identity.PeerID]bool{}
-		for _, a := range chain {
-			inChain[a.Peer] = true
+		if err := c.checkReceipt(&r, s); err != nil {
+			badReceipt[r.Miner] = err
+			continue
 		}
-		badReceipt := map[identity.PeerID]error{}
-		for _, r := range res.Receipts {
-			if !inChain[r.Miner] || have[r.Miner] {
-				c.log.Warn("ignoring a receipt from outside the chain or a repeated one", "shard", s.Index, "miner", r.Miner.Short())
-				continue
-			}
-			if err := c.checkReceipt(&r, s); err != nil {
-				badReceipt[r.Miner] = err
-				continue
-			}
-			have[r.Miner] = true
-			got = append(got, r)
-		}
-		reported := map[identity.PeerID]bool{}
-		for _, f := range res.Failures {
-			reported[f.Peer] = true
-			exclude = append(exclude, f.Peer)
-			if f.Code != wire.CodeSkipped { // a hop not reached says nothing about its miner
-				bad.add(f.Peer)
-			}
-			lastErr = fmt.Errorf("miner %s: %v", f.Peer.Short(), &wire.Error{Code: f.Code, Message: f.Message})
-			c.log.Warn("replica failed; re-placing", "shard", s.Index, "miner", f.Peer.Short(), "code", f.Code, "msg", f.Message)
-		}
-		// A miner of the chain with neither a good receipt nor a reported
-		// failure did not store the shard as far as anyone can prove: it
-		// failed, and is not placed again during this put.
-		for _, a := range chain {
-			if have[a.Peer] || reported[a.Peer] {
-				continue
-			}
-			why, ok := badReceipt[a.Peer]
-			if ok {
-				why = fmt.Errorf("miner %s sent an invalid receipt: %w", a.Peer.Short(), why)
-			} else {
-				why = fmt.Errorf("miner %s: the chain's result has neither a receipt nor a failure for it", a.Peer.Short())
-			}
-			exclude = append(exclude, a.Peer)
-			bad.add(a.Peer)
-			lastErr = why
-			c.log.Warn("replica not proven; re-placing", "shard", s.Index, "err", why)
-		}
+		have[r.Miner] = true
+		good = append(good, r)
 	}
-	if len(got) < replicas {
-		return nil, fmt.Errorf("only %d of %d replicas stored after %d attempts: %w", len(got), replicas, maxAttempts, lastErr)
+	reported := map[identity.PeerID]bool{}
+	for _, f := range res.Failures {
+		if !inChain[f.Peer] || have[f.Peer] || reported[f.Peer] {
+			continue
+		}
+		reported[f.Peer] = true
+		lastErr = fmt.Errorf("miner %s: %v", f.Peer.Short(), &wire.Error{Code: f.Code, Message: f.Message})
+		if f.Code == wire.CodeSkipped { // a hop not reached says nothing about its miner
+			c.log.Info("replica not reached; re-placing", "shard", s.Index, "miner", f.Peer.Short(), "msg", f.Message)
+			continue
+		}
+		bad.add(f.Peer)
+		blamed = true
+		c.log.Warn("replica failed; re-placing", "shard", s.Index, "miner", f.Peer.Short(), "code", f.Code, "msg", f.Message)
 	}
-	return got, nil
+	// A miner of the chain with neither a good receipt nor a reported
+	// failure did not store the shard as far as anyone can prove: it
+	// failed, and is not placed again during this put.
+	for _, a := range chain {
+		if have[a.Peer] || reported[a.Peer] {
+			continue
+		}
+		why, ok := badReceipt[a.Peer]
+		if ok {
+			why = fmt.Errorf("miner %s sent an invalid receipt: %w", a.Peer.Short(), why)
+		} else {
+			why = fmt.Errorf("miner %s: the chain's result has neither a receipt nor a failure for it", a.Peer.Short())
+		}
+		bad.add(a.Peer)
+		blamed = true
+		lastErr = why
+		c.log.Warn("replica not proven; re-placing", "shard", s.Index, "err", why)
+	}
+	return good, blamed, lastErr
 }
 
 // checkChain makes sure a placement names distinct miners, none of them
@@ -228,14 +331,47 @@ func checkChain(chain []wire.NodeAddr, avoid []identity.PeerID) error {
 // same put are not placed on them (the bootstrap still lists a miner that died
 // until its record expires).
 type badMiners struct {
-	mu sync.Mutex
-	m  map[identity.PeerID]bool
+	mu      sync.Mutex
+	m       map[identity.PeerID]bool
+	watched map[identity.PeerID]map[int]func() // uploads in progress by first miner
+	next    int
 }
 
+// add marks p failed and aborts the uploads in progress whose first miner
+// is p: they cannot succeed, and would otherwise each wait out the client's
+// idle timeout (a killed miner leaves no connection close behind).
 func (b *badMiners) add(p identity.PeerID) {
 	b.mu.Lock()
 	b.m[p] = true
+	aborts := b.watched[p]
+	delete(b.watched, p)
 	b.mu.Unlock()
+	for _, abort := range aborts {
+		abort()
+	}
+}
+
+// watch registers abort for an upload whose first miner is p, until the
+// returned function is called. It aborts at once if p already failed.
+func (b *badMiners) watch(p identity.PeerID, abort func()) (unwatch func()) {
+	b.mu.Lock()
+	if b.m[p] {
+		b.mu.Unlock()
+		abort()
+		return func() {}
+	}
+	if b.watched[p] == nil {
+		b.watched[p] = map[int]func(){}
+	}
+	k := b.next
+	b.next++
+	b.watched[p][k] = abort
+	b.mu.Unlock()
+	return func() {
+		b.mu.Lock()
+		delete(b.watched[p], k)
+		b.mu.Unlock()
+	}
 }
 
 func (b *badMiners) list() []identity.PeerID {
@@ -262,8 +398,25 @@ func (c *Client) checkReceipt(r *wire.Receipt, s *shard.Shard) error {
 	return nil
 }
 
+// Miners give the next miner of a chain minerIdle without progress, plus
+// hopMargin per further miner behind it (miner.Peer.hopIdle); the client is
+// one more step up.
+const (
+	minerIdle = 4 * time.Second
+	hopMargin = 1500 * time.Millisecond
+)
+
+// chainIdle is how long the client lets the first miner of a chain of n take
+// no bytes: one hopMargin more than the first miner gives the second, so
+// that a miner that dies is given up by the one before it, and a miner that
+// dies first in the chain costs the put seconds, not piece_timeout (which
+// bounds a get's silence).
+func (c *Client) chainIdle(n int) time.Duration {
+	return minerIdle + time.Duration(n-1)*hopMargin
+}
+
 // uploadChain sends the shard once to chain[0], which forwards it down the chain.
-func (c *Client) uploadChain(ctx context.Context, s *shard.Shard, pieceSize int64, chain []wire.NodeAddr, progress func(int64)) (*wire.StoreResult, error) {
+func (c *Client) uploadChain(ctx context.Context, s *shard.Shard, pieceSize int64, chain []wire.NodeAddr, progress func(int64), bad *badMiners) (*wire.StoreResult, error) {
 	// Timeouts are about silence, not size: the upload must be under way
 	// within Timeout, then may take as long as the uplink needs while the
 	// miner keeps taking bytes (idle timeout piece_timeout).
@@ -274,7 +427,8 @@ func (c *Client) uploadChain(ctx context.Context, s *shard.Shard, pieceSize int6
 		return nil, err
 	}
 	defer st.Close()
-	defer context.AfterFunc(ctx, st.Abort)() // the put was cancelled
+	defer context.AfterFunc(ctx, st.Abort)()   // the put was cancelled
+	defer bad.watch(chain[0].Peer, st.Abort)() // the first miner failed in another chain
 	hdr := &wire.StoreShard{
 		Shard:     s.CID(),
 		Size:      uint64(len(s.Data)),
@@ -289,11 +443,11 @@ func (c *Client) uploadChain(ctx context.Context, s *shard.Shard, pieceSize int6
 	if err := st.Send(hdr); err != nil {
 		return nil, err
 	}
-	// A miner of the chain that dies stalls the miners before it for their own
-	// piece timeout (5 s) before they drop it and go on; piece_timeout (10 s
-	// by default) must stay above that, so that a dead miner further down is
-	// not blamed on the first.
-	st.SetIdleTimeout(time.Duration(c.cfg.PieceTimeout)) // a miner that stops taking bytes is dead
+	// A miner of the chain that dies stalls the miners before it until the
+	// one right before it gives it up (see chainIdle); the client must wait
+	// longer than any of them, so that a dead miner further down is not
+	// blamed on the first.
+	st.SetIdleTimeout(c.chainIdle(len(chain))) // a miner that stops taking bytes is dead
 	for i := range s.Pieces {
 		p := s.Piece(i, pieceSize)
 		if err := st.Send(&wire.PieceData{Index: uint32(i), Data: p}); err != nil {

@@ -44,6 +44,7 @@ type chainRegion struct {
 	mu      sync.Mutex
 	places  []wire.Place
 	commits []wire.Commit
+	stored  map[string][]identity.PeerID // shard CID → miners reported stored
 }
 
 type chainMiner struct {
@@ -81,8 +82,10 @@ func newChainRegion(t *testing.T, kinds ...receiptKind) *chainRegion {
 	}
 	ikey, _ := identity.Generate()
 	ix := serveChainNode(t, ikey, map[wire.Type]transport.Handler{
-		wire.TypePlace:  transport.Unary(r.place),
-		wire.TypeCommit: transport.Unary(r.commit),
+		wire.TypePlace:       transport.Unary(r.place),
+		wire.TypeReserve:     transport.Unary(r.reserve),
+		wire.TypeShardStored: transport.Unary(r.shardStored),
+		wire.TypeCommit:      transport.Unary(r.commit),
 	})
 	r.idx = ix.Self()
 	return r
@@ -102,6 +105,42 @@ func (r *chainRegion) place(_ context.Context, _ identity.PeerID, req *wire.Plac
 		return nil, wire.Errorf(wire.CodeUnavailable, "need %d miners, have %d not excluded", req.Replicas, len(chain))
 	}
 	return &wire.Placement{Chains: [][]wire.NodeAddr{chain}}, nil
+}
+
+// reserve answers a Reserve as the real indexer does for a shard it does not
+// hold: the miners reported stored are Have, the rest is placed (and
+// recorded as a Place request).
+func (r *chainRegion) reserve(ctx context.Context, p identity.PeerID, req *wire.Reserve) (wire.Message, error) {
+	r.mu.Lock()
+	held := r.stored[req.Shard.KeyString()]
+	r.mu.Unlock()
+	rv := &wire.Reservation{}
+	for _, m := range held {
+		rv.Have = append(rv.Have, r.byPeer[m].addr)
+	}
+	if len(held) >= int(req.Replicas) {
+		return rv, nil
+	}
+	pl, err := r.place(ctx, p, &wire.Place{Replicas: req.Replicas - uint8(len(held)), ShardSize: req.Size, Count: 1,
+		Exclude: append(slices.Clone(req.Exclude), held...)})
+	if err != nil {
+		return nil, err
+	}
+	rv.Chain = pl.(*wire.Placement).Chains[0]
+	return rv, nil
+}
+
+func (r *chainRegion) shardStored(_ context.Context, _ identity.PeerID, req *wire.ShardStored) (wire.Message, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stored == nil {
+		r.stored = map[string][]identity.PeerID{}
+	}
+	k := req.Shard.KeyString()
+	for _, rc := range req.Receipts {
+		r.stored[k] = append(r.stored[k], rc.Miner)
+	}
+	return &wire.StoredAck{Replicas: uint32(len(r.stored[k]))}, nil
 }
 
 func (r *chainRegion) commit(_ context.Context, _ identity.PeerID, req *wire.Commit) (wire.Message, error) {

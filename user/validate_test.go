@@ -83,7 +83,7 @@ func countingIndexer(t *testing.T) (wire.NodeAddr, *atomic.Int64) {
 		calls.Add(1)
 		return wire.Errorf(wire.CodeUnavailable, "test indexer")
 	}
-	for _, typ := range []wire.Type{wire.TypePlace, wire.TypeCommit, wire.TypeLocate, wire.TypeListFiles} {
+	for _, typ := range []wire.Type{wire.TypePlace, wire.TypeReserve, wire.TypeShardStored, wire.TypeCommit, wire.TypeLocate, wire.TypeListFiles} {
 		n.Handle(typ, h)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -359,10 +359,15 @@ func (m *Commit) Decode(b []byte) error {
 	d := NewDec(b)
 	m.Manifest = d.Bytes()
 	m.Name = d.String()
-	// A shard's list holds at least one receipt (the indexer refuses empty
-	// ones), so each takes its count and one receipt's minimum: the lists'
-	// headers then cost less memory than the body that announces them.
-	n := d.Count(4 + minReceiptLen)
+	// A shard's list may be empty (the region holds the shard already), but
+	// every shard has a 32-byte root in the manifest: more lists than that
+	// are malformed, so the lists' headers cost no more memory than the
+	// manifest that announces them.
+	n := d.Count(4)
+	if n > len(m.Manifest)/32 {
+		d.Fail("%d receipt lists for a manifest of %d bytes", n, len(m.Manifest))
+		n = 0
+	}
 	m.Receipts = make([][]Receipt, n)
 	for i := 0; i < n && d.Err() == nil; i++ {
 		m.Receipts[i] = decodeReceipts(d)

@@ -38,7 +38,7 @@ func samples(t testing.TB) []Message {
 		&NodeList{Records: []NodeRecord{rec, rec}},
 		&Place{Replicas: 3, ShardSize: 4 << 20, Count: 2, Exclude: []identity.PeerID{k.ID()}},
 		&Placement{Chains: [][]NodeAddr{{addr, addr}, {addr}}},
-		&Commit{Manifest: []byte("manifest"), Name: "a.txt", Receipts: [][]Receipt{{rcpt}, {rcpt, rcpt}}},
+		&Commit{Manifest: bytes.Repeat([]byte("manifest"), 12), Name: "a.txt", Receipts: [][]Receipt{{rcpt}, {rcpt, rcpt}, {}}},
 		&Committed{CID: testCID(t, "f")}, &Locate{CID: testCID(t, "f")},
 		&Location{Manifest: []byte("m"), Shards: [][]Replica{{{NodeAddr: addr, Status: StatusStored}}}},
 		&ListFiles{}, &FileList{Files: []FileEntry{{CID: testCID(t, "x"), Name: "x", Size: 1, Created: 2}}},
