@@ -172,16 +172,16 @@ func nonce(i int64, last bool) []byte {
 
 // Encrypter reads a plaintext and yields its encrypted layout.
 type Encrypter struct {
-	r      io.Reader
-	aead   cipher.AEAD
-	hdr    []byte
-	chunk  int
-	next   int64  // index of the next chunk to seal
-	buf    []byte // sealed bytes not yet read
-	ahead  []byte // plaintext read ahead to find the last chunk
-	done   bool
-	err    error
-	plain  []byte
+	r     io.Reader
+	aead  cipher.AEAD
+	hdr   []byte
+	chunk int
+	next  int64  // index of the next chunk to seal
+	buf   []byte // sealed bytes not yet read
+	ahead []byte // plaintext read ahead to find the last chunk
+	done  bool
+	err   error
+	plain []byte
 }
 
 // NewEncrypter returns a reader of r's bytes encrypted with key under header h.
