@@ -7,8 +7,8 @@ import (
 
 	"github.com/ipfs/go-cid"
 	"github.com/ppstore/ppstore/identity"
-	"github.com/ppstore/ppstore/sharecode"
 	"github.com/ppstore/ppstore/shard"
+	"github.com/ppstore/ppstore/sharecode"
 	"github.com/ppstore/ppstore/wire"
 )
 
