@@ -172,16 +172,17 @@ func nonce(i int64, last bool) []byte {
 
 // Encrypter reads a plaintext and yields its encrypted layout.
 type Encrypter struct {
-	r     io.Reader
-	aead  cipher.AEAD
-	hdr   []byte
-	chunk int
-	next  int64  // index of the next chunk to seal
-	buf   []byte // sealed bytes not yet read
-	ahead []byte // plaintext read ahead to find the last chunk
-	done  bool
-	err   error
-	plain []byte
+	r      io.Reader
+	aead   cipher.AEAD
+	hdr    []byte
+	chunk  int
+	next   int64  // index of the next chunk to seal
+	buf    []byte // sealed bytes not yet read
+	ahead  []byte // plaintext read ahead to find the last chunk
+	done   bool
+	err    error
+	plain  []byte
+	sealed []byte // the array buf points into once the header is read
 }
 
 // NewEncrypter returns a reader of r's bytes encrypted with key under header h.
@@ -232,7 +233,9 @@ func (e *Encrypter) sealNext() {
 	if !last {
 		e.ahead = append(e.ahead[:0], e.plain[e.chunk])
 	}
-	e.buf = e.aead.Seal(e.buf[:0:0], nonce(e.next, last), body, e.hdr)
+	// buf is empty here (Read seals only then): its array is reused.
+	e.sealed = e.aead.Seal(e.sealed[:0], nonce(e.next, last), body, e.hdr)
+	e.buf = e.sealed
 	e.next++
 	e.done = last
 }
