@@ -372,15 +372,15 @@ func (a *access) pull(ctx context.Context) error {
 	return nil
 }
 
-// runRevocations pulls revocations every refresh interval until ctx ends.
+// run pulls revocations every refresh interval until ctx ends, sooner
+// after a failure (a miner may start before the indexer is registered).
 func (a *access) run(ctx context.Context) error {
 	if a.cfg.Indexer == "" && len(a.cfg.Bootstrap) == 0 && a.cfg.DNSSeed == "" {
 		a.log.Info("no indexer to pull revocations from: share codes for private shards are refused")
 		return nil
 	}
-	t := time.NewTicker(a.refresh)
-	defer t.Stop()
 	failing := false
+	retry := time.Second // after a failure: 1 s, doubling up to the interval
 	for {
 		cctx, cancel := context.WithTimeout(ctx, a.refresh)
 		err := a.pull(cctx)
@@ -396,10 +396,16 @@ func (a *access) run(ctx context.Context) error {
 			a.log.Info("revocations pulled again")
 			failing = false
 		}
+		wait := a.refresh
+		if failing {
+			wait, retry = min(retry, a.refresh), 2*retry
+		} else {
+			retry = time.Second
+		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
+		case <-time.After(wait):
 		}
 	}
 }
