@@ -1,6 +1,7 @@
 package miner
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -88,7 +89,9 @@ type access struct {
 	syncMu sync.Mutex // one pull at a time
 }
 
-func newAccess(db *pebble.DB, node *transport.Node, cfg Config, log *slog.Logger, m *accessMetrics) (*access, error) {
+// newAccess loads the private marks, dropping those of shards no longer
+// held (held reports whether the store has a shard).
+func newAccess(db *pebble.DB, node *transport.Node, cfg Config, log *slog.Logger, m *accessMetrics, held func(shard.Digest) bool) (*access, error) {
 	a := &access{db: db, log: log, refresh: cfg.RevocationRefresh, short: node.ID().Short(), now: time.Now, metrics: m,
 		node: node, cfg: cfg, marks: map[shard.Digest]mark{}, revoked: map[revKey]uint64{}, verified: map[[32]byte]bool{}}
 	if a.refresh <= 0 {
@@ -112,6 +115,7 @@ func newAccess(db *pebble.DB, node *transport.Node, cfg Config, log *slog.Logger
 		return nil, fmt.Errorf("miner: private marks: %w", err)
 	}
 	defer it.Close()
+	var gone [][]byte
 	for it.First(); it.Valid(); it.Next() {
 		c, err := cid.Cast(it.Key()[len(markPrefix):])
 		var root shard.Digest
@@ -126,9 +130,21 @@ func newAccess(db *pebble.DB, node *transport.Node, cfg Config, log *slog.Logger
 		if err != nil {
 			return nil, fmt.Errorf("%w: private mark %x: %v", errBadRecord, it.Key(), err)
 		}
+		if !held(root) {
+			gone = append(gone, bytes.Clone(it.Key()))
+			continue
+		}
 		a.marks[root] = m
 	}
-	return a, it.Error()
+	if err := it.Error(); err != nil {
+		return nil, err
+	}
+	for _, k := range gone {
+		if err := db.Delete(k, pebble.Sync); err != nil {
+			return nil, fmt.Errorf("miner: drop the private mark of a removed shard: %w", err)
+		}
+	}
+	return a, nil
 }
 
 // private returns the mark of a shard, if it is private.
@@ -417,7 +433,8 @@ func (p *Peer) initAccess(reg prometheus.Registerer) error {
 	if err != nil {
 		return fmt.Errorf("miner: metrics: %w", err)
 	}
-	if p.access, err = newAccess(p.store.db, p.node, p.cfg, p.log, m); err != nil {
+	held := func(root shard.Digest) bool { return p.store.get(root) != nil }
+	if p.access, err = newAccess(p.store.db, p.node, p.cfg, p.log, m, held); err != nil {
 		return err
 	}
 	p.node.Handle(wire.TypeMarkPrivate, transport.Unary(p.handleMarkPrivate))
