@@ -31,13 +31,16 @@ const maxAttempts = 4
 // chain; replicas lost to failures are re-placed on other miners. Nothing is
 // recorded in the indexer unless every shard reached its replica count.
 func (c *Client) Put(ctx context.Context, r io.Reader, opts PutOptions) (cid.Cid, error) {
+	if err := c.CheckPut(r, opts); err != nil { // validate.go: nothing sent yet
+		return cid.Undef, err
+	}
 	if opts.Private {
 		return c.putPrivate(ctx, r, opts)
 	}
 	return c.put(ctx, r, opts, nil)
 }
 
-// put is Put; pp is nil or the state of a private put (private.go).
+// put is Put once checked; pp is nil or the state of a private put (private.go).
 func (c *Client) put(ctx context.Context, r io.Reader, opts PutOptions, pp *privatePut) (cid.Cid, error) {
 	replicas := opts.Replicas
 	if replicas == 0 {
