@@ -182,6 +182,7 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (_ *Peer, err 
 	p.node.Handle(wire.TypeShardStored, transport.Unary(p.handleShardStored))
 	p.node.Handle(wire.TypeLeaseCheck, transport.Unary(p.handleLeaseCheck))
 	p.node.Handle(wire.TypeRemove, transport.Unary(p.handleRemove))
+	p.handleShare() // private.go
 	return p, nil
 }
 

@@ -112,7 +112,9 @@ func TestSlowHopIsNotMistakenForDead(t *testing.T) {
 		res *wire.StoreResult
 		err error
 	)
-	wg.Go(func() { res, err = put(context.Background(), cli, m1.Addr(), sh, addrs(m2, m3), defaultPut(testPieceSize)) })
+	wg.Go(func() {
+		res, err = put(context.Background(), cli, m1.Addr(), sh, addrs(m2, m3), defaultPut(testPieceSize))
+	})
 	wg.Wait()
 	if err != nil {
 		t.Fatal(err)

@@ -37,6 +37,12 @@ type Config struct {
 	// did; default DefaultUploadLease (docs/LEASES.md).
 	UploadLease time.Duration `toml:"upload_lease"`
 
+	// Share codes (access.go): the indexer to pull revocations from
+	// ("peerID@host:port"; default: found through the bootstrap) and how
+	// often (default DefaultRevocationRefresh).
+	Indexer           string        `toml:"indexer"`
+	RevocationRefresh time.Duration `toml:"revocation_refresh"`
+
 	// Knobs for tests; zero means the defaults below.
 	dialTimeout    time.Duration   // connecting to the next miner of a chain
 	idleTimeout    time.Duration   // longest pause between two pieces of an upload

@@ -32,6 +32,7 @@ type Peer struct {
 	reg     *discover.Registrar // nil until seeds are known, or without any bootstrap
 	disc    *discover.Client    // the registrar's client: finds the indexers (lease.go)
 	indexerState
+	access *access // private marks and revocations (access.go)
 
 	uploadsMu sync.Mutex
 	uploads   map[identity.PeerID]int // uploads in progress per sending peer
@@ -78,6 +79,10 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Peer, error)
 	p.node.Handle(wire.TypeStoreShard, p.handleStoreShard)
 	p.node.Handle(wire.TypeGetPiece, p.handleGetPiece)
 	p.node.Handle(wire.TypeDropShards, p.handleDropShards)
+	if err := p.initAccess(reg); err != nil {
+		p.Close()
+		return nil, err
+	}
 
 	if len(cfg.Bootstrap) > 0 {
 		seeds, err := discover.ParseSeeds(cfg.Bootstrap)
@@ -117,6 +122,7 @@ func (p *Peer) Run(ctx context.Context) error {
 	g.Go(func() error { return p.node.Serve(gctx) })
 	g.Go(func() error { return p.register(gctx) })
 	g.Go(func() error { return p.runLeases(gctx) })
+	g.Go(func() error { return p.access.run(gctx) })
 	return g.Wait()
 }
 

@@ -24,6 +24,9 @@ type GetOptions struct {
 	// Run is the most consecutive pieces of one shard asked of a miner in one
 	// request; default Config.RunPieces.
 	Run int
+	// Access is what a share code gave (Client.Resolve); nil reads public
+	// files, and private ones as their owner.
+	Access *Access
 }
 
 // ErrNoReplica is returned when some piece can be fetched from no miner.
@@ -50,8 +53,16 @@ func (c *Client) Get(ctx context.Context, file cid.Cid, w io.Writer, opts GetOpt
 
 // Fetch is Get for a file already located with Stat.
 func (c *Client) Fetch(ctx context.Context, st *FileStat, w io.Writer, opts GetOptions) (*GetResult, error) {
+	if a := opts.Access; a != nil && a.File.String() != st.CID {
+		return nil, wire.Errorf(wire.CodeShareDenied, "the share code is for file %v, not %v", a.File, st.CID)
+	}
+	w, finish := c.decrypting(st, w, opts.Access) // private files (private.go)
 	d := newDownload(c, st, w, opts)
 	err := d.run(ctx)
+	if err == nil {
+		err = finish()
+	}
+	err = noKey(err, opts.Access)
 	res := &GetResult{Stat: st, PiecesByMiner: map[string]int{}, DroppedMiners: map[string]error{}}
 	d.mu.Lock()
 	for mk, n := range d.byMiner {
@@ -78,6 +89,7 @@ type download struct {
 	progress func(int64)
 	window   int
 	runLen   int
+	access   *Access // presented to miners (share.go)
 
 	pieces  []pieceRef
 	holders [][]sched.Miner // per shard
@@ -101,7 +113,7 @@ type download struct {
 
 func newDownload(c *Client, st *FileStat, w io.Writer, opts GetOptions) *download {
 	m := st.manifest
-	d := &download{c: c, m: m, st: st, w: w, progress: opts.Progress, s: sched.NewRarestFirst(),
+	d := &download{c: c, m: m, st: st, w: w, progress: opts.Progress, s: sched.NewRarestFirst(), access: opts.Access,
 		ready: map[int][]byte{}, bufs: map[int][]byte{}, addrs: map[sched.Miner]wire.NodeAddr{}, dropped: map[sched.Miner]error{}, byMiner: map[sched.Miner]int{}}
 	if d.progress == nil {
 		d.progress = func(int64) {}
@@ -295,6 +307,10 @@ func (d *download) tunnel(ctx context.Context, mk sched.Miner) {
 			case errors.Is(err, wire.ErrNotFound):
 				// This miner lost the shard: ask others for the piece.
 				d.s.Fail(failed, mk)
+			case refusedAccess(err):
+				// Every miner checks a code the same way: the get ends here.
+				d.s.Release(failed)
+				d.fail(err)
 			default:
 				// Bad bytes, a dead connection or a timeout: stop using the miner.
 				d.c.log.Warn("dropping miner", "miner", addr.Peer.Short(), "piece", failed, "err", err)
@@ -340,7 +356,7 @@ func (d *download) fetchRun(ctx context.Context, addr wire.NodeAddr, mk sched.Mi
 	// Reads honour only deadlines: abort the stream when the download ends
 	// or the miner is dropped.
 	defer context.AfterFunc(ctx, st.Abort)()
-	if err := st.Send(&wire.GetPiece{Shard: d.m.ShardCID(first.shard), Index: uint32(first.index), Count: uint32(len(run))}); err != nil {
+	if err := st.Send(d.access.PieceRequest(d.m.ShardCID(first.shard), uint32(first.index), uint32(len(run)))); err != nil {
 		return 0, err
 	}
 	_ = st.CloseWrite()

@@ -21,11 +21,12 @@ type PutOptions struct {
 	Name     string      // recorded for ls; default none
 	Replicas int         // default from Config
 	Progress func(int64) // called with bytes uploaded (first copy only), or found stored already
-	// Private marks a put whose shards must not be deduplicated against
-	// what the region holds: the indexer then neither reveals nor counts
-	// existing replicas and places Replicas new ones. Encrypted files set
-	// it (their manifests carry shard.FlagEncrypted), so that storing a
-	// file cannot tell anyone whether someone else stored it.
+	// Private encrypts the file here before sharding, so that only this
+	// identity or the holder of a share code can read it (private.go). Its
+	// shards are never deduplicated against what the region holds: the
+	// indexer neither reveals nor counts existing replicas and places
+	// Replicas new ones, so that storing a file cannot tell anyone whether
+	// someone else stored it.
 	Private bool
 }
 
@@ -52,6 +53,14 @@ func (c *Client) Put(ctx context.Context, r io.Reader, opts PutOptions) (cid.Cid
 	if err := c.CheckPut(r, opts); err != nil { // validate.go: nothing sent yet
 		return cid.Undef, err
 	}
+	if opts.Private {
+		return c.putPrivate(ctx, r, opts)
+	}
+	return c.put(ctx, r, opts, nil)
+}
+
+// put is Put once checked; pp is nil or the state of a private put (private.go).
+func (c *Client) put(ctx context.Context, r io.Reader, opts PutOptions, pp *privatePut) (cid.Cid, error) {
 	replicas := opts.Replicas
 	if replicas == 0 {
 		replicas = c.cfg.Replicas
@@ -60,6 +69,9 @@ func (c *Client) Put(ctx context.Context, r io.Reader, opts PutOptions) (cid.Cid
 		return cid.Undef, fmt.Errorf("replicas = %d, want 1..%d", replicas, maxReplicas)
 	}
 	params := shard.Params{ShardSize: int64(c.cfg.ShardSize), PieceSize: int64(c.cfg.PieceSize)}
+	if pp != nil {
+		params = pp.params
+	}
 	sp, err := shard.NewSplitter(r, params)
 	if err != nil {
 		return cid.Undef, err
@@ -80,6 +92,7 @@ func (c *Client) Put(ctx context.Context, r io.Reader, opts PutOptions) (cid.Cid
 		pieceSize: params.WithDefaults().PieceSize,
 		progress:  progress,
 		bad:       &badMiners{m: map[identity.PeerID]bool{}, watched: map[identity.PeerID]map[int]func(){}},
+		pp:        pp,
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	shards := make(chan *shard.Shard, c.cfg.Uploads)
@@ -113,6 +126,7 @@ func (c *Client) Put(ctx context.Context, r io.Reader, opts PutOptions) (cid.Cid
 				}
 				receipts[s.Index] = rs
 				mu.Unlock()
+				pp.stored(s.Index, rs)
 			}
 			return nil
 		})
@@ -126,6 +140,9 @@ func (c *Client) Put(ctx context.Context, r io.Reader, opts PutOptions) (cid.Cid
 	}
 	for len(receipts) < len(m.Shards) {
 		receipts = append(receipts, nil)
+	}
+	if err := c.finishPrivate(ctx, pp, m, receipts); err != nil {
+		return cid.Undef, err
 	}
 	// Shards without receipts of this put are held already: the indexer
 	// records its known holders for them.
@@ -147,6 +164,7 @@ type putState struct {
 	pieceSize int64
 	progress  func(int64)
 	bad       *badMiners
+	pp        *privatePut // nil unless the put is private (private.go)
 }
 
 // storeShard reserves, uploads and reports one shard until the indexer
@@ -162,9 +180,13 @@ func (c *Client) storeShard(ctx context.Context, s *shard.Shard, pt *putState) (
 		uploaded  bool
 	)
 	for {
+		apart, err := pt.pp.apart(ctx, s.Index) // a private file's shard 1 avoids shard 0's miners
+		if err != nil {
+			return nil, err
+		}
 		var rv wire.Reservation
-		err := c.callIndexer(ctx, &wire.Reserve{Put: pt.id, Shard: s.CID(), Size: uint64(len(s.Data)),
-			Replicas: uint8(pt.replicas), Private: pt.private, Exclude: pt.bad.list()}, &rv)
+		err = c.callIndexer(ctx, &wire.Reserve{Put: pt.id, Shard: s.CID(), Size: uint64(len(s.Data)),
+			Replicas: uint8(pt.replicas), Private: pt.private, Exclude: append(pt.bad.list(), apart...)}, &rv)
 		if err != nil {
 			if lastErr != nil {
 				return nil, fmt.Errorf("%w (after: %v)", err, lastErr)
@@ -189,9 +211,10 @@ func (c *Client) storeShard(ctx context.Context, s *shard.Shard, pt *putState) (
 			return got, nil
 		}
 		chain := rv.Chain
-		if err := checkChain(chain, append(pt.bad.list(), keys(have)...)); err != nil {
+		if err := checkChain(chain, append(append(pt.bad.list(), keys(have)...), apart...)); err != nil {
 			return nil, err
 		}
+		pt.pp.saw(chain)
 		up := pt.progress // only the first upload's bytes count as progress
 		if uploaded {
 			up = func(int64) {}

@@ -98,6 +98,9 @@ func New(t Type) (Message, error) {
 		if m = newLifecycle(t); m != nil {
 			break
 		}
+		if m = newShareMessage(t); m != nil { // share codes (share.go)
+			break
+		}
 		return nil, Errorf(CodeBadRequest, "unknown message type %d", uint16(t))
 	}
 	return m, nil
