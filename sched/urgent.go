@@ -10,6 +10,12 @@ import (
 // pieces of a stream spread over the tunnels instead of piling onto one.
 const DefaultPrior = 1 << 20
 
+// HedgeSlack is how late a started piece may be, by its tunnel's measured
+// speed, before a streaming client fetches it a second time from another
+// holder (Overdue, Hedge): a few round trips on a regional link, well under
+// the play time of a 256 KiB piece at 8 Mbit/s (262 ms).
+const HedgeSlack = 150 * time.Millisecond
+
 // Urgent is the urgency-first policy for streaming. Pieces are added in
 // playback order (Add; after a seek the caller cancels what it no longer
 // needs and adds from the seek point), and each is assigned at once to the
