@@ -22,13 +22,13 @@ type simLink struct {
 }
 
 type simConfig struct {
-	pieces  int
-	size    int64   // bytes per piece
-	bitrate float64 // bytes per second the player consumes
-	latency time.Duration
-	window  int // pieces fetched ahead of the play position
-	slots   int // requests in flight per miner
-	timeout time.Duration
+	pieces             int
+	size               int64   // bytes per piece
+	bitrate            float64 // bytes per second the player consumes
+	latency            time.Duration
+	window             int // pieces fetched ahead of the play position
+	slots              int // requests in flight per miner
+	timeout            time.Duration
 	perShard, replicas int
 	links              []simLink
 }
@@ -70,7 +70,7 @@ type simPolicy interface {
 
 type rarestPolicy struct{ s *RarestFirst }
 
-func (r rarestPolicy) add(p int, h []Miner, _ time.Duration)    { r.s.Add(p, h) }
+func (r rarestPolicy) add(p int, h []Miner, _ time.Duration)     { r.s.Add(p, h) }
 func (r rarestPolicy) next(m Miner, _ time.Duration) (int, bool) { return r.s.Next(m) }
 func (r rarestPolicy) done(p int, _ Miner, _ time.Duration)      { r.s.Done(p) }
 func (r rarestPolicy) drop(m Miner, inflight []int, _ time.Duration) {
