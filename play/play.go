@@ -80,7 +80,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 var pageTmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{{.}} · ppstore</title>
-<style>body{margin:0;background:#111;color:#ccc;font:14px sans-serif}video{display:block;width:100vw;max-height:92vh;background:#000}p{margin:8px}</style>
+<style>body{margin:0;background:#111;color:#ccc;font:14px sans-serif}video{display:block;width:100vw;max-height:92vh;background:#000}p{margin:8px;word-break:break-all}</style>
 </head><body>
 <video id="v" src="/file" controls autoplay muted playsinline preload="auto"></video>
 <p>{{.}}</p>
