@@ -78,6 +78,7 @@ type upiece struct {
 	holders []Miner
 	failed  []Miner
 	fetches []fetch // at most two: the assignment and a hedge
+	done    bool    // delivered; a fetch left is a hedge's late copy
 }
 
 // NewUrgent returns an empty scheduler that assumes prior bytes per second of
@@ -287,32 +288,63 @@ func (u *Urgent) Take(p int, m Miner, now time.Time) bool {
 
 // Done records that tunnel m delivered piece p (checked) at now: m's speed
 // estimate takes the delivery into account, p is no longer wanted, and the
-// pieces not yet started are assigned again. A hedge of p elsewhere is
-// withdrawn (if started, its delivery is ignored).
+// pieces not yet started are assigned again. If p was hedged, a copy another
+// tunnel has started stays on that tunnel's books until it reports it (Done
+// or Fail): a silent tunnel keeps looking busier the longer it is late, and a
+// slow one is measured when its copy arrives.
 func (u *Urgent) Done(p int, m Miner, now time.Time) {
-	pc, ok := u.pieces[p]
+	t, ok := u.tunnels[m]
 	if !ok {
 		return
 	}
-	if t, ok := u.tunnels[m]; ok {
-		if f := pc.fetchBy(t); f != nil && f.started {
-			from := f.at
-			if t.lastDone.After(from) {
-				from = t.lastDone
+	pc := u.pieces[p]
+	if pc == nil || pc.fetchBy(t) == nil {
+		pc = t.startedPiece(p) // the late copy of a hedged piece
+	}
+	if pc == nil {
+		return
+	}
+	if f := pc.fetchBy(t); f != nil && f.started {
+		from := f.at
+		if t.lastDone.After(from) {
+			from = t.lastDone
+		}
+		if dt := now.Sub(from); dt > 0 {
+			sample := float64(pc.size) / dt.Seconds()
+			if t.measured {
+				t.speed = u.alpha*sample + (1-u.alpha)*t.speed
+			} else {
+				t.speed, t.measured = sample, true
 			}
-			if dt := now.Sub(from); dt > 0 {
-				sample := float64(pc.size) / dt.Seconds()
-				if t.measured {
-					t.speed = u.alpha*sample + (1-u.alpha)*t.speed
-				} else {
-					t.speed, t.measured = sample, true
-				}
+		}
+		t.lastDone = now
+	}
+	if pc.done {
+		u.unclaim(pc, t)
+	} else {
+		pc.done = true
+		delete(u.pieces, p)
+		var late []fetch
+		for _, f := range pc.fetches {
+			if f.t != t && f.started {
+				late = append(late, f)
+				continue
 			}
-			t.lastDone = now
+			f.t.queue = removePiece(f.t.queue, pc)
+			f.t.started = removePiece(f.t.started, pc)
+		}
+		pc.fetches = late
+	}
+	u.rebalance(now)
+}
+
+func (t *tunnel) startedPiece(p int) *upiece {
+	for _, pc := range t.started {
+		if pc.p == p {
+			return pc
 		}
 	}
-	u.forget(pc)
-	u.rebalance(now)
+	return nil
 }
 
 // forget removes pc from every tunnel.
@@ -354,11 +386,15 @@ func (u *Urgent) unclaim(pc *upiece, t *tunnel) {
 // again and p goes to the best other holder, unless another tunnel is already
 // fetching it. It returns the new tunnel, or false if none (see Orphans).
 func (u *Urgent) Fail(p int, m Miner, now time.Time) (Miner, bool) {
+	t := u.tunnel(m)
 	pc, ok := u.pieces[p]
 	if !ok {
+		if late := t.startedPiece(p); late != nil {
+			u.unclaim(late, t) // the late copy of a piece delivered elsewhere
+			u.rebalance(now)
+		}
 		return "", false
 	}
-	t := u.tunnel(m)
 	u.unclaim(pc, t)
 	if !hasMiner(pc.failed, m) {
 		pc.failed = append(pc.failed, m)
@@ -386,7 +422,7 @@ func (u *Urgent) Drop(m Miner, now time.Time) []int {
 			started = append(started, pc.p)
 		}
 		u.unclaim(pc, t)
-		if len(pc.fetches) == 0 {
+		if len(pc.fetches) == 0 && !pc.done {
 			u.assign(pc, now)
 		}
 	}
@@ -437,7 +473,7 @@ func (u *Urgent) Overdue(now time.Time, slack time.Duration) []int {
 				at = f.at
 			}
 			at = at.Add(seconds(float64(pc.size), t.speed))
-			if now.Sub(at) > slack && len(pc.fetches) == 1 {
+			if now.Sub(at) > slack && len(pc.fetches) == 1 && !pc.done {
 				late = append(late, pc)
 			}
 		}
@@ -461,18 +497,11 @@ func (u *Urgent) Hedge(p int, now time.Time) (Miner, bool) {
 	return u.assign(pc, now)
 }
 
-// Fetching reports whether tunnel m has started piece p and still owes it.
+// Fetching reports whether tunnel m has started piece p and has not
+// reported it yet (also the late copy of a piece delivered elsewhere).
 func (u *Urgent) Fetching(p int, m Miner) bool {
-	pc, ok := u.pieces[p]
-	if !ok {
-		return false
-	}
 	t, ok := u.tunnels[m]
-	if !ok {
-		return false
-	}
-	f := pc.fetchBy(t)
-	return f != nil && f.started
+	return ok && t.startedPiece(p) != nil
 }
 
 // Wanted reports whether piece p is still wanted (added, not done or

@@ -209,9 +209,29 @@ func TestUrgentHedgesOverduePieces(t *testing.T) {
 	if p, ok := u.Next("B", now); !ok || p != 0 {
 		t.Fatal("B did not get the hedge")
 	}
-	u.Done(0, "B", now.Add(250*time.Millisecond))
-	if u.Fetching(0, "A") || u.Wanted(0) {
-		t.Fatal("the slow copy is still owed after the hedge won")
+	later := now.Add(250 * time.Millisecond)
+	u.Done(0, "B", later)
+	if u.Wanted(0) || !u.Fetching(0, "A") {
+		t.Fatal("after the hedge won, p is still wanted, or A's late copy left its books")
+	}
+	// A stays busy while its copy is out, so new pieces go to B.
+	if to, _ := u.Add(2, mib, []Miner{"A", "B"}, later); to != "B" {
+		t.Fatalf("a new piece went to the silent tunnel %s", to)
+	}
+	// A's copy fails at its timeout: off its books, not reassigned.
+	if _, ok := u.Fail(0, "A", later); ok || u.Fetching(0, "A") || u.Wanted(0) {
+		t.Fatal("the late copy's failure brought the delivered piece back")
+	}
+	// A late copy that arrives is a measurement.
+	v := NewUrgent(4 * mib)
+	v.Add(0, mib, []Miner{"A", "B"}, t0)
+	v.Next("A", t0)
+	v.Hedge(0, t0)
+	v.Next("B", t0)
+	v.Done(0, "B", t0.Add(250*time.Millisecond))
+	v.Done(0, "A", t0.Add(2*time.Second))
+	if s := v.Speed("A"); s != 0.5*mib || v.Fetching(0, "A") {
+		t.Fatalf("A's speed after its first piece took 2 s: %v MiB/s, want 0.5", s/mib)
 	}
 }
 

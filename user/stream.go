@@ -268,7 +268,12 @@ func (s *Stream) unwant(p int) {
 	} else {
 		s.rf.Done(p) // withdraws it
 	}
+	// Requests for p nobody needs end. (A hedge's late copy, whose piece is
+	// cached, runs on: it measures its miner, or times out and drops it.)
 	for r := range s.reqs {
+		if !containsInt(r.pieces, p) {
+			continue
+		}
 		needed := false
 		for _, q := range r.pieces {
 			if s.wants[q] > 0 && s.cache[q] == nil {
@@ -280,6 +285,15 @@ func (s *Stream) unwant(p int) {
 			r.cancel()
 		}
 	}
+}
+
+func containsInt(s []int, x int) bool {
+	for _, v := range s {
+		if v == x {
+			return true
+		}
+	}
+	return false
 }
 
 // next gives tunnel mk its next run of pieces. Caller holds mu.
@@ -324,6 +338,7 @@ func (s *Stream) tunnel(ctx context.Context, mk sched.Miner) {
 			func() []byte { return make([]byte, size) },
 			func(k int, data, _ []byte) { s.deliver(run[k], mk, data) },
 			func([]byte) {})
+		ended := rctx.Err() != nil // by unwant, Close or a drop, before our cancel
 		cancel()
 
 		s.mu.Lock()
@@ -331,10 +346,16 @@ func (s *Stream) tunnel(ctx context.Context, mk sched.Miner) {
 		if err != nil && !s.closed {
 			now := time.Now()
 			switch {
-			case rctx.Err() != nil && ctx.Err() == nil:
+			case ended && ctx.Err() == nil:
 				// Ended because nobody needs its pieces any more.
 			case ctx.Err() != nil:
-				// The miner was dropped through another request.
+				// The miner was dropped through another request (Urgent.Drop
+				// moved its pieces; RarestFirst needs them released).
+				if s.rf != nil {
+					for _, p := range run[done:] {
+						s.rf.Release(p)
+					}
+				}
 			case errors.Is(err, wire.ErrNotFound):
 				for _, p := range run[done:] {
 					s.failPiece(p, mk, now)
@@ -520,5 +541,11 @@ func (r *RangeReader) Close() error {
 		s.unwant(r.first)
 	}
 	delete(s.pos, r)
+	if len(s.pos) == 0 {
+		// No player left: late copies of hedged pieces end too.
+		for req := range s.reqs {
+			req.cancel()
+		}
+	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"net"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // Link is a paced UDP relay like SlowLink's that can also be cut: after Cut
@@ -42,7 +43,7 @@ func NewLink(t testing.TB, to string, up, down float64) *Link {
 	var client atomic.Pointer[net.UDPAddr]
 	go func() {
 		buf := make([]byte, 64<<10)
-		var p pacer
+		var p burstPacer
 		for {
 			n, from, err := front.ReadFromUDP(buf)
 			if err != nil {
@@ -58,7 +59,7 @@ func NewLink(t testing.TB, to string, up, down float64) *Link {
 	}()
 	go func() {
 		buf := make([]byte, 64<<10)
-		var p pacer
+		var p burstPacer
 		for {
 			n, err := back.Read(buf)
 			if err != nil {
@@ -72,4 +73,24 @@ func NewLink(t testing.TB, to string, up, down float64) *Link {
 	}()
 	l.addr = front.LocalAddr().String()
 	return l
+}
+
+// burstPacer spaces packets so that they leave at rate bytes per second on
+// average, letting a packet go early by up to 2 ms of credit: a sleeping
+// relay wakes late under load, and without the credit the lost time would
+// lower the rate below the one asked for.
+type burstPacer struct{ next time.Time }
+
+func (p *burstPacer) wait(n int, rate float64) {
+	if rate <= 0 {
+		return
+	}
+	now := time.Now()
+	if p.next.Before(now.Add(-2 * time.Millisecond)) {
+		p.next = now.Add(-2 * time.Millisecond)
+	}
+	p.next = p.next.Add(time.Duration(float64(n) / rate * float64(time.Second)))
+	if d := p.next.Sub(now); d > 0 {
+		time.Sleep(d)
+	}
 }
