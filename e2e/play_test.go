@@ -1,10 +1,10 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,7 +14,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/ipfs/go-cid"
-	"github.com/ppstore/ppstore/play"
+	"github.com/ppstore/ppstore/config"
 	"github.com/ppstore/ppstore/user"
 )
 
@@ -66,29 +66,61 @@ func putFile(t *testing.T, c *user.Client, path string) (cid.Cid, int64) {
 	return id, int64(len(data))
 }
 
-// startPlay serves file like `ppstore play` does, in this process, and
-// returns the URL of its page.
-func startPlay(t *testing.T, c *user.Client, file cid.Cid) string {
+// startPlay runs `ppstore play CID` against the region and returns the URL
+// it prints first and when the command started. The command is interrupted
+// (SIGINT) at the end of the test and must exit cleanly.
+func startPlay(t *testing.T, r *region, file cid.Cid) (string, time.Time) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	s, err := c.OpenStream(ctx, file, user.StreamOptions{})
+	cfg := filepath.Join(t.TempDir(), "client.toml")
+	toml := fmt.Sprintf("data_dir = %q\nbootstrap = [%q]\nlisten = \"127.0.0.1:0\"\n", filepath.Join(r.dir, "client"), config.FormatPeerAddr(r.bootA))
+	if err := os.WriteFile(cfg, []byte(toml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	cmd := exec.Command(filepath.Join(binDir, "ppstore"), "--config", cfg, "play", file.String(), "--listen", "127.0.0.1:0")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	sctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- play.Serve(sctx, ln, play.New(play.FromStream(s), file.String(), testLogger(t))) }()
+	exited := make(chan error, 1)
+	line := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		if sc.Scan() {
+			line <- sc.Text()
+		}
+		close(line)
+		for sc.Scan() {
+		}
+		exited <- cmd.Wait()
+	}()
 	t.Cleanup(func() {
-		stop()
-		<-done
-		s.Close()
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Errorf("ppstore play did not exit cleanly on SIGINT: %v\n%s", err, stderr.String())
+			}
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+			t.Errorf("ppstore play still running 15 s after SIGINT")
+		}
 	})
-	return "http://" + ln.Addr().String() + "/"
+	select {
+	case url, ok := <-line:
+		if !ok || !strings.HasPrefix(url, "http://127.0.0.1:") || !strings.HasSuffix(url, "/") {
+			t.Fatalf("ppstore play's first line is %q\n%s", url, stderr.String())
+		}
+		return url, start
+	case <-time.After(30 * time.Second):
+		t.Fatalf("ppstore play printed no URL in 30 s\n%s", stderr.String())
+	}
+	return "", start
 }
 
 // framemd5 decodes every video frame of input (from seek seconds on) and
@@ -130,7 +162,8 @@ func TestPlayFFmpegDecodes(t *testing.T) {
 	if size < 4*256<<10 {
 		t.Fatalf("the clip is %d bytes, too small to span several pieces", size)
 	}
-	url := startPlay(t, c, id) + "file"
+	url, _ := startPlay(t, r, id)
+	url += "file"
 
 	want := framemd5(t, ffmpeg, src, 0)
 	got := framemd5(t, ffmpeg, url, 0)
@@ -162,7 +195,7 @@ func TestPlayChromium(t *testing.T) {
 	c := r.client()
 	defer c.Close()
 	id, _ := putFile(t, c, src)
-	page := startPlay(t, c, id)
+	page, _ := startPlay(t, r, id)
 
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromium),

@@ -102,6 +102,11 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// Prefetch reads the file's first bytes, so that the first piece and the
+// connections to its miners are ready before a player asks; ppstore play
+// calls it when it starts.
+func (s *Server) Prefetch(ctx context.Context) { s.contentType(ctx) }
+
 // contentType sniffs the file's first bytes once (the piece they are in is
 // the first a player asks for anyway).
 func (s *Server) contentType(ctx context.Context) string {
