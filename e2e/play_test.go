@@ -4,10 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -270,5 +274,69 @@ func waitJS(t *testing.T, ctx context.Context, cond, errExpr string, code *int) 
 			t.Fatalf("timed out waiting for %s", cond)
 		case <-time.After(100 * time.Millisecond):
 		}
+	}
+}
+
+// firstByte asks url for bytes from off on and returns how long the first
+// byte took.
+func firstByte(t *testing.T, url string, off int64) time.Duration {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Range", fmt.Sprintf("bytes=%d-", off))
+	start := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusPartialContent {
+		t.Fatalf("range from %d: %s", off, resp.Status)
+	}
+	if _, err := io.ReadFull(resp.Body, make([]byte, 1)); err != nil {
+		t.Fatal(err)
+	}
+	return time.Since(start)
+}
+
+// TestPlayFirstByteBench measures the play targets on a local region (this
+// process's bootstrap, indexer and three miners on loopback): from starting
+// `ppstore play` to the first byte of /file, and the first byte after a seek
+// into a part not fetched yet.
+// PPSTORE_BENCH=1 go test -count=1 -run PlayFirstByteBench -v ./e2e/
+func TestPlayFirstByteBench(t *testing.T) {
+	if os.Getenv("PPSTORE_BENCH") == "" {
+		t.Skip("a benchmark; set PPSTORE_BENCH=1")
+	}
+	r := newRegion(t, 3)
+	c := r.client()
+	defer c.Close()
+	data := make([]byte, 64<<20)
+	rand.Read(data)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	id, err := c.Put(ctx, bytes.NewReader(data), user.PutOptions{Replicas: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const runs = 7
+	var starts, seeks []time.Duration
+	for i := 0; i < runs; i++ {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			page, start := startPlay(t, r, id)
+			firstByte(t, page+"file", 0)
+			starts = append(starts, time.Since(start))
+			// A seek well past the read-ahead, to a different place each run.
+			seeks = append(seeks, firstByte(t, page+"file", int64(32+3*i)<<20))
+		})
+	}
+	med := func(d []time.Duration) time.Duration {
+		s := slices.Clone(d)
+		slices.Sort(s)
+		return s[len(s)/2]
+	}
+	t.Logf("play start to first byte: median %v, max %v (%d runs: %v)", med(starts), slices.Max(starts), runs, starts)
+	t.Logf("first byte after a seek:  median %v, max %v (%v)", med(seeks), slices.Max(seeks), seeks)
+	if med(starts) > 300*time.Millisecond || med(seeks) > 300*time.Millisecond {
+		t.Errorf("a median is above the 300 ms target")
 	}
 }
