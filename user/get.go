@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"io"
 	"sync"
-	"time"
 
 	"github.com/ipfs/go-cid"
 	"github.com/ppstore/ppstore/sched"
 	"github.com/ppstore/ppstore/shard"
-	"github.com/ppstore/ppstore/transport"
 	"github.com/ppstore/ppstore/wire"
 )
 
@@ -342,63 +340,18 @@ func (d *download) tunnel(ctx context.Context, mk sched.Miner) {
 // next one failed.
 func (d *download) fetchRun(ctx context.Context, addr wire.NodeAddr, mk sched.Miner, run []int) (int, error) {
 	first := d.pieces[run[0]]
-	// The request must be under way within Timeout; after that the miner
-	// may take as long as the link needs, but not fall silent for
-	// PieceTimeout (a silent miner is dead).
-	octx, cancel := context.WithTimeout(ctx, time.Duration(d.c.cfg.Timeout))
-	defer cancel()
-	st, err := d.c.node.Open(octx, addr)
-	if err != nil {
-		return 0, err
-	}
-	defer st.Close()
-	st.SetIdleTimeout(time.Duration(d.c.cfg.PieceTimeout))
-	// Reads honour only deadlines: abort the stream when the download ends
-	// or the miner is dropped.
-	defer context.AfterFunc(ctx, st.Abort)()
-	if err := st.Send(d.access.PieceRequest(d.m.ShardCID(first.shard), uint32(first.index), uint32(len(run)))); err != nil {
-		return 0, err
-	}
-	_ = st.CloseWrite()
-	for k, gp := range run {
-		buf := d.pool.Get().([]byte)
-		st.SetReadBuffer(buf)
-		data, err := d.check(st, addr, gp)
-		if err != nil {
-			d.pool.Put(buf)
-			return k, err
-		}
+	buf := func() []byte { return d.pool.Get().([]byte) }
+	return d.c.fetchRun(ctx, d.m, addr, d.access, first.shard, first.index, len(run), buf, func(k int, data, b []byte) {
+		gp := run[k]
 		d.mu.Lock()
 		d.s.Done(gp)
 		d.ready[gp] = data
-		d.bufs[gp] = buf
+		d.bufs[gp] = b
 		d.byMiner[mk]++
 		d.progress(int64(len(data)))
 		if gp == d.written {
 			d.wcond.Signal()
 		}
 		d.mu.Unlock()
-	}
-	return len(run), nil
-}
-
-// check reads one Piece frame and verifies it is piece gp.
-func (d *download) check(st *transport.Stream, addr wire.NodeAddr, gp int) ([]byte, error) {
-	p := d.pieces[gp]
-	var pc wire.Piece
-	if err := st.Expect(&pc); err != nil {
-		return nil, err
-	}
-	if int(pc.Index) != p.index || int64(len(pc.Data)) != p.length {
-		return nil, wire.Errorf(wire.CodeCorrupt, "miner %s sent piece %d with %d bytes, want piece %d with %d", addr.Peer.Short(), pc.Index, len(pc.Data), p.index, p.length)
-	}
-	proof := make([]shard.Digest, len(pc.Proof))
-	for i, h := range pc.Proof {
-		proof[i] = h
-	}
-	if err := shard.VerifyPiece(d.m.Shards[p.shard], p.index, d.m.PieceCount(p.shard), pc.Data, proof); err != nil {
-		return nil, fmt.Errorf("miner %s, piece %d of shard %d: %w", addr.Peer.Short(), p.index, p.shard, wire.Errorf(wire.CodeCorrupt, "%v", err))
-	}
-	// pc.Data aliases the pooled buffer (or, for an oversized frame, one of its own).
-	return pc.Data, nil
+	}, func(b []byte) { d.pool.Put(b) })
 }

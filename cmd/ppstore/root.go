@@ -48,6 +48,7 @@ DIR/client.toml. Progress and diagnostics go to stderr, results to stdout.`,
 	root.AddCommand(newVersionCmd())
 	root.AddCommand(newRmCmd())
 	addShareCommands(root) // share.go: --identity, put --private, share, unshare
+	root.AddCommand(newPlayCmd())
 	return root
 }
 
