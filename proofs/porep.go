@@ -158,7 +158,7 @@ func VerifyPoRep(r *Replica, seed [32]byte, p Params, proof *PoRepProof) error {
 		}
 		off := int64(j) * r.PieceSize
 		end := min(off+r.PieceSize, r.Size)
-		piece := data[(off-ga*BlockSize):(end - ga*BlockSize)]
+		piece := data[(off - ga*BlockSize):(end - ga*BlockSize)]
 		if !shard.VerifyProof(r.CommD, j, r.Pieces(), shard.PieceDigest(piece), o.Path) {
 			return fail("unsealed piece is not under commD (the replica is not this miner's sealing of the shard)")
 		}
