@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ppstore/ppstore/config"
+	"github.com/ppstore/ppstore/proofs"
 )
 
 // Defaults of the fields of Config.
@@ -32,12 +33,17 @@ type Config struct {
 	Capacity  config.ByteSize `toml:"capacity"`   // bytes offered for shards
 	RecordTTL time.Duration   `toml:"record_ttl"` // lifetime of the record at the bootstrap; refreshed every third of it
 
+	// Proofs are the sealing and challenge parameters; they must be the
+	// region verifier's (zero fields: the defaults of package proofs).
+	Proofs proofs.Params `toml:"proofs"`
+
 	// Knobs for tests; zero means the defaults below.
 	dialTimeout    time.Duration // connecting to the next miner of a chain
 	idleTimeout    time.Duration // longest pause between two pieces of an upload
 	resultTimeout  time.Duration // waiting for the rest of the chain after the last piece
 	serveIdle      time.Duration // longest a reader of pieces may take nothing
 	requestTimeout time.Duration // the transport's deadline for a request (see transport.Config)
+	sealOff        bool          // do not seal in the background (tests seal with sealer.RunOnce)
 }
 
 const (
@@ -97,6 +103,9 @@ func (c *Config) Validate() error {
 		if _, err := config.ParsePeerAddr(b); err != nil {
 			errs = append(errs, fmt.Errorf("bootstrap: %w", err))
 		}
+	}
+	if err := c.Proofs.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("proofs: %w", err))
 	}
 	if strings.ContainsAny(c.DNSSeed, " /") {
 		errs = append(errs, fmt.Errorf("dns_seed %q is not a domain name", c.DNSSeed))

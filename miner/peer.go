@@ -30,6 +30,7 @@ type Peer struct {
 	metrics *metrics
 	node    *transport.Node
 	reg     *discover.Registrar // nil until seeds are known, or without any bootstrap
+	sealer  *sealer             // seals stored shards, reads sealed ones (seal.go)
 
 	uploadsMu sync.Mutex
 	uploads   map[identity.PeerID]int // uploads in progress per sending peer
@@ -66,6 +67,10 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Peer, error)
 	if p.metrics, err = newMetrics(reg, p.store); err != nil {
 		p.store.Close()
 		return nil, fmt.Errorf("miner: metrics: %w", err)
+	}
+	if p.sealer, err = newSealer(p, cfg.Proofs, reg); err != nil {
+		p.store.Close()
+		return nil, err
 	}
 	p.node, err = transport.Listen(transport.Config{Key: key, Listen: cfg.Listen, DialTimeout: cfg.dialTimeout, RequestTimeout: cfg.requestTimeout, Logger: log})
 	if err != nil {
@@ -112,6 +117,9 @@ func (p *Peer) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return p.node.Serve(gctx) })
 	g.Go(func() error { return p.register(gctx) })
+	if !p.cfg.sealOff {
+		g.Go(func() error { return p.sealer.Run(gctx) })
+	}
 	return g.Wait()
 }
 

@@ -191,6 +191,7 @@ func (u *upload) run(ctx context.Context) (*wire.StoreResult, error) {
 		_, err = u.pend.commit(int64(req.PieceSize), u.digests, req.Owner)
 		if err == nil {
 			p.metrics.shardsStored.Inc()
+			p.sealer.notify()
 		}
 	} else {
 		_, err = p.store.addOwner(req.Shard, u.root, req.Owner)

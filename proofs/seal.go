@@ -31,17 +31,17 @@ type Params struct {
 	// Rounds is the least number of layers of sealing: each layer is one
 	// sequential chain of sloth steps over every block of the replica, in
 	// alternating direction.
-	Rounds int
+	Rounds int `toml:"rounds"`
 	// MinSealBlocks is the least total number of sloth steps (layers ×
 	// blocks) of any replica, so that a small shard costs as much to seal
 	// as a large one: its layer count grows instead.
-	MinSealBlocks int
+	MinSealBlocks int `toml:"min_seal_blocks"`
 	// PoRepChallenges is the number of pieces a proof of replication opens
 	// (at most the shard's piece count).
-	PoRepChallenges int
+	PoRepChallenges int `toml:"porep_challenges"`
 	// PoStChallenges is the number of replica leaves opened per replica in
 	// each proof-of-spacetime round.
-	PoStChallenges int
+	PoStChallenges int `toml:"post_challenges"`
 }
 
 // WithDefaults returns p with zero fields replaced by the defaults.
