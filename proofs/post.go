@@ -153,7 +153,7 @@ func verifyOne(round *Round, p Params, r *Replica, pr *PoStProof) error {
 // replica on a loaded 2-core machine) and far below re-sealing one replica
 // at the default parameters (seconds; see BenchmarkGeneration).
 const (
-	DefaultDeadlineBase       = 50 * time.Millisecond
+	DefaultDeadlineBase       = 30 * time.Millisecond
 	DefaultDeadlinePerReplica = 2 * time.Millisecond
 )
 

@@ -16,7 +16,7 @@ const BlockSize = 16
 
 // Default sealing parameters (see docs/PROOFS.md for how they were chosen).
 const (
-	DefaultRounds          = 2
+	DefaultRounds          = 1
 	DefaultMinSealBlocks   = 1 << 18 // 4 MiB worth of blocks: the least sequential work of any replica
 	DefaultPoRepChallenges = 8
 	DefaultPoStChallenges  = 8
@@ -254,25 +254,40 @@ func Unseal(id ReplicaID, size int64, layers int, lo int64, buf []byte) (a, b in
 	s := newSealer(id, size, layers)
 	a, b = lo, lo+int64(len(buf)/BlockSize)
 	for l := layers; l >= 1 && a < b; l-- {
-		// buf[(i-lo)*16:] holds L_l[i] for i in [a, b); compute L_{l-1}.
-		at := func(i int64) []byte { return buf[(i-lo)*BlockSize : (i-lo+1)*BlockSize] }
+		// buf holds L_l[i] for i in [a, b) at (i-lo)*16; compute L_{l-1}.
+		w := buf[(a-lo)*BlockSize : (b-lo)*BlockSize]
+		m := len(w) / BlockSize
 		if forward(l) {
-			for i := b - 1; i > a; i-- {
-				unpermute(at(i))
-				xorBlock(at(i), at(i-1))
+			// L_{l-1}[i] = π⁻¹(L_l[i]) ⊕ L_l[i-1]: walk down so that
+			// L_l[i-1] is still intact when block i is decoded.
+			cur, ctop := load(w[(m-1)*BlockSize:])
+			for k := m - 1; k > 0; k-- {
+				prev, ptop := load(w[(k-1)*BlockSize:])
+				x := cur
+				if x != pElem {
+					x = slothDecode(x)
+				}
+				store(w[k*BlockSize:], elem{lo: x.lo ^ prev.lo, hi: x.hi ^ prev.hi}, ctop^ptop)
+				cur, ctop = prev, ptop
 			}
 			if a == 0 {
-				unpermute(at(0))
+				unpermute(w[:BlockSize])
 			} else {
 				a++
 			}
 		} else {
-			for i := a; i < b-1; i++ {
-				unpermute(at(i))
-				xorBlock(at(i), at(i+1))
+			cur, ctop := load(w)
+			for k := 0; k < m-1; k++ {
+				next, ntop := load(w[(k+1)*BlockSize:])
+				x := cur
+				if x != pElem {
+					x = slothDecode(x)
+				}
+				store(w[k*BlockSize:], elem{lo: x.lo ^ next.lo, hi: x.hi ^ next.hi}, ctop^ntop)
+				cur, ctop = next, ntop
 			}
 			if b == n {
-				unpermute(at(n - 1))
+				unpermute(w[(m-1)*BlockSize:])
 			} else {
 				b--
 			}
