@@ -94,6 +94,8 @@ func New(t Type) (Message, error) {
 		m = new(GetPiece)
 	case TypePiece:
 		m = new(Piece)
+	case TypeSealCommit, TypePoRepChallenge, TypePoRepPart, TypePoRepResult, TypePoStChallenge, TypePoStPart:
+		m = newProofsMessage(t) // wire/proofs.go
 	default:
 		return nil, Errorf(CodeBadRequest, "unknown message type %d", uint16(t))
 	}
