@@ -31,6 +31,7 @@ type Peer struct {
 	node    *transport.Node
 	reg     *discover.Registrar // nil until seeds are known, or without any bootstrap
 	sealer  *sealer             // seals stored shards, reads sealed ones (seal.go)
+	prover  *prover             // proves sealed replicas to the verifier (prove.go)
 
 	uploadsMu sync.Mutex
 	uploads   map[identity.PeerID]int // uploads in progress per sending peer
@@ -80,6 +81,11 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Peer, error)
 	p.node.Handle(wire.TypePing, transport.Ping(wire.RoleMiner))
 	p.node.Handle(wire.TypeStoreShard, p.handleStoreShard)
 	p.node.Handle(wire.TypeGetPiece, p.handleGetPiece)
+	p.node.Handle(wire.TypePoStChallenge, p.handlePoStChallenge)
+	if p.prover, err = newProver(p); err != nil {
+		p.Close()
+		return nil, fmt.Errorf("miner: %w", err)
+	}
 
 	if len(cfg.Bootstrap) > 0 {
 		seeds, err := discover.ParseSeeds(cfg.Bootstrap)

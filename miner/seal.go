@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/cockroachdb/pebble"
 	"github.com/ipfs/go-cid"
@@ -197,6 +198,7 @@ func (sl *sealer) drop(c cid.Cid) error {
 	b := sl.p.store.db.NewBatch()
 	b.Delete(sealKey(c), nil)
 	b.Delete(treeKey(c), nil)
+	b.Delete(provenKey(c), nil)
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("miner seal: drop sealing record of %v: %w", c, err)
 	}
@@ -211,16 +213,24 @@ func (sl *sealer) notify() {
 	}
 }
 
-// Run seals stored shards whenever notified, until ctx is done.
+// proveRetry is how often sealing and proving are retried without news.
+const proveRetry = 10 * time.Second
+
+// Run seals stored shards whenever notified (and every proveRetry), then
+// proves the sealed replicas to the verifier, until ctx is done.
 func (sl *sealer) Run(ctx context.Context) error {
 	for {
 		if err := sl.RunOnce(ctx); err != nil && ctx.Err() == nil {
-			sl.p.log.Warn("sealing failed; retrying on the next upload", "err", err)
+			sl.p.log.Warn("sealing failed; retrying", "err", err, "in", proveRetry)
+		}
+		if err := sl.p.prover.RunOnce(ctx); err != nil && ctx.Err() == nil {
+			sl.p.log.Warn("proving replicas to the verifier failed; retrying", "err", err, "in", proveRetry)
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-sl.wake:
+		case <-time.After(proveRetry):
 		}
 	}
 }
