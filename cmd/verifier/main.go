@@ -65,7 +65,9 @@ func serve(args []string, stderr io.Writer) error {
 	var cfg verifier.Config
 	return daemon.Start("verifier", flags, &cfg, daemon.Common{DataDir: &cfg.DataDir, Listen: &cfg.Listen, Region: &cfg.Region,
 		MetricsAddr: &cfg.MetricsAddr, LogLevel: &cfg.LogLevel, Bootstrap: &cfg.Bootstrap},
-		func(log *slog.Logger, reg prometheus.Registerer) (daemon.Service, error) { return verifier.New(cfg, log, reg) })
+		func(log *slog.Logger, reg prometheus.Registerer) (daemon.Service, error) {
+			return verifier.New(cfg, log, reg)
+		})
 }
 
 func check(args []string, stdout, stderr io.Writer) error {
