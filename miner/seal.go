@@ -394,12 +394,7 @@ func (sl *sealer) openReplica(c cid.Cid, root shard.Digest, rec *record) (*os.Fi
 	id := sl.replicaID(root)
 	readReplica := replicaReader(f, rec.size, si.tail)
 	return f, func(p []byte, off int64) error {
-		data, err := proofs.UnsealRange(id, rec.size, si.layers, off, int64(len(p)), readReplica)
-		if err != nil {
-			return err
-		}
-		copy(p, data)
-		return nil
+		return proofs.UnsealInto(p, id, rec.size, si.layers, off, readReplica)
 	}, nil
 }
 

@@ -27,14 +27,17 @@ type Round struct {
 // PoStLeaf derives the k-th challenged leaf of replica r in a round:
 // SHA256("ppstore/post/v1" ‖ seed ‖ epoch ‖ replica ID ‖ commR ‖ k) mod leaves.
 func PoStLeaf(id ReplicaID, commR shard.Digest, leaves int64, round *Round, k int) int64 {
-	h := sha256.New()
-	h.Write([]byte("ppstore/post/v1"))
-	h.Write(round.Seed[:])
-	h.Write(binary.BigEndian.AppendUint64(nil, round.Epoch))
-	h.Write(id[:])
-	h.Write(commR[:])
-	h.Write(binary.BigEndian.AppendUint64(nil, uint64(k)))
-	return int64(binary.BigEndian.Uint64(h.Sum(nil)) % uint64(leaves))
+	const tag = "ppstore/post/v1"
+	var b [len(tag) + 32 + 8 + 32 + 32 + 8]byte // on the stack
+	o := copy(b[:], tag)
+	o += copy(b[o:], round.Seed[:])
+	binary.BigEndian.PutUint64(b[o:], round.Epoch)
+	o += 8
+	o += copy(b[o:], id[:])
+	o += copy(b[o:], commR[:])
+	binary.BigEndian.PutUint64(b[o:], uint64(k))
+	h := sha256.Sum256(b[:])
+	return int64(binary.BigEndian.Uint64(h[:]) % uint64(leaves))
 }
 
 // PoStOpening opens one challenged leaf: its bytes and Merkle path.

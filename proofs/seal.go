@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"sync"
 
 	"github.com/ppstore/ppstore/shard"
 )
@@ -300,6 +301,45 @@ func Unseal(id ReplicaID, size int64, layers int, lo int64, buf []byte) (a, b in
 		return a, a, nil, nil
 	}
 	return a, b, buf[(a-lo)*BlockSize : (b-lo)*BlockSize], nil
+}
+
+// windowPool recycles unsealing windows (a piece and a few blocks), so
+// serving a piece allocates and zeroes nothing.
+var windowPool sync.Pool
+
+// UnsealInto fills dst with the shard's data bytes [off, off+len(dst))
+// read from a sealed replica, like UnsealRange but without allocating.
+func UnsealInto(dst []byte, id ReplicaID, size int64, layers int, off int64, read func(p []byte, roff int64) error) error {
+	length := int64(len(dst))
+	if off < 0 || off+length > size {
+		return fmt.Errorf("%w: range [%d, %d) of a %d-byte shard", ErrBadParams, off, off+length, size)
+	}
+	if length == 0 {
+		return nil
+	}
+	a, b := off/BlockSize, (off+length+BlockSize-1)/BlockSize
+	lo, hi := Window(a, b, Blocks(size), layers)
+	n := int((hi - lo) * BlockSize)
+	bp, _ := windowPool.Get().(*[]byte)
+	if bp == nil || cap(*bp) < n {
+		nb := make([]byte, n)
+		bp = &nb
+	}
+	defer windowPool.Put(bp)
+	buf := (*bp)[:n]
+	if err := read(buf, lo*BlockSize); err != nil {
+		return err
+	}
+	ga, gb, data, err := Unseal(id, size, layers, lo, buf)
+	if err != nil {
+		return err
+	}
+	if ga > a || gb < b {
+		return fmt.Errorf("%w: window [%d, %d) yielded blocks [%d, %d), want [%d, %d)", ErrBadParams, lo, hi, ga, gb, a, b)
+	}
+	start := (a-ga)*BlockSize + off%BlockSize
+	copy(dst, data[start:start+length])
+	return nil
 }
 
 // UnsealRange returns the shard's data bytes [off, off+length) read from a

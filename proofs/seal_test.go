@@ -50,6 +50,10 @@ func TestSealUnsealRoundTrip(t *testing.T) {
 				if !bytes.Equal(got, data[off:off+n]) {
 					t.Fatalf("size %d layers %d: UnsealRange(%d, %d) differs from the data", tc.size, tc.layers, off, n)
 				}
+				into := make([]byte, n)
+				if err := UnsealInto(into, id, int64(tc.size), tc.layers, int64(off), read); err != nil || !bytes.Equal(into, got) {
+					t.Fatalf("size %d layers %d: UnsealInto(%d, %d): %v", tc.size, tc.layers, off, n, err)
+				}
 			}
 		}
 	}
