@@ -98,6 +98,7 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (_ *Peer, err 
 	p.minerAddrs = p.bootstrapMiners
 	p.node.Handle(wire.TypePing, transport.Ping(wire.RoleVerifier))
 	p.node.Handle(wire.TypeSealCommit, p.handleSealCommit)
+	p.node.Handle(wire.TypeProofStatus, transport.Unary(p.handleProofStatus))
 	anchor := p.chain.Anchor()
 	log.Info("verifier ready", "peer", p.key.ID().String(), "addr", p.self.Addr, "epoch", cfg.Epoch,
 		"chain_anchor", shard.Digest(anchor).String(), "chain_length", p.chain.Length(), "genesis", p.genesis.UTC())
@@ -228,4 +229,28 @@ func (p *Peer) handleSealCommit(ctx context.Context, s *transport.Stream, m wire
 	p.metrics.porep.WithLabelValues("pass").Inc()
 	p.log.Info("replica proven", "miner", s.Peer().Short(), "shard", sc.Shard, "epoch", epoch)
 	return s.Send(&wire.PoRepResult{Epoch: epoch})
+}
+
+// handleProofStatus answers the proof states of the replicas of the shards
+// asked (a scan of the replica records: fine for a devnet's thousands; an
+// index by shard is the next step for a region's millions).
+func (p *Peer) handleProofStatus(_ context.Context, _ identity.PeerID, req *wire.ProofStatus) (wire.Message, error) {
+	want := make(map[string][]int, len(req.Shards))
+	for i, c := range req.Shards {
+		want[c.KeyString()] = append(want[c.KeyString()], i)
+	}
+	states, err := p.store.replicas()
+	if err != nil {
+		return nil, err
+	}
+	out := &wire.ProofStates{Shards: make([][]wire.ReplicaProof, len(req.Shards))}
+	for i := range out.Shards {
+		out.Shards[i] = []wire.ReplicaProof{}
+	}
+	for _, r := range states {
+		for _, i := range want[r.Shard.KeyString()] {
+			out.Shards[i] = append(out.Shards[i], wire.ReplicaProof{Miner: r.Miner, State: r.Status, Proven: r.Proven, LastPass: r.LastPass, Misses: r.Misses})
+		}
+	}
+	return out, nil
 }

@@ -18,9 +18,9 @@ import (
 
 // Replica status, as recorded and shown by `ppstore stat`.
 const (
-	StatusProven    = 1 // PoRep passed, no miss since the last pass
-	StatusFailing   = 2 // missed the last round(s)
-	StatusRepairing = 3 // missed MissesToRepair rounds in a row: reported for repair
+	StatusProven    = wire.ProofProven    // PoRep passed, no miss since the last pass
+	StatusFailing   = wire.ProofFailing   // missed the last round(s)
+	StatusRepairing = wire.ProofRepairing // missed MissesToRepair rounds in a row: reported for repair
 )
 
 // StatusName names a status.

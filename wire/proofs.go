@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/ipfs/go-cid"
+	"github.com/ppstore/ppstore/identity"
 )
 
 // Messages of the proofs of storage (types 60-79; package proofs defines the
@@ -24,6 +25,8 @@ const (
 	TypePoRepResult    Type = 63
 	TypePoStChallenge  Type = 64
 	TypePoStPart       Type = 65
+	TypeProofStatus    Type = 66
+	TypeProofStates    Type = 67
 )
 
 // Error codes of the proofs (17-20).
@@ -44,7 +47,8 @@ var (
 
 func init() {
 	for t, n := range map[Type]string{TypeSealCommit: "SealCommit", TypePoRepChallenge: "PoRepChallenge",
-		TypePoRepPart: "PoRepPart", TypePoRepResult: "PoRepResult", TypePoStChallenge: "PoStChallenge", TypePoStPart: "PoStPart"} {
+		TypePoRepPart: "PoRepPart", TypePoRepResult: "PoRepResult", TypePoStChallenge: "PoStChallenge", TypePoStPart: "PoStPart",
+		TypeProofStatus: "ProofStatus", TypeProofStates: "ProofStates"} {
 		typeNames[t] = n
 	}
 	codeNames[CodeBadProof] = "bad proof"
@@ -68,6 +72,10 @@ func newProofsMessage(t Type) Message {
 		return new(PoStChallenge)
 	case TypePoStPart:
 		return new(PoStPart)
+	case TypeProofStatus:
+		return new(ProofStatus)
+	case TypeProofStates:
+		return new(ProofStates)
 	}
 	return nil
 }
@@ -227,5 +235,88 @@ func (m *PoStPart) Decode(b []byte) error {
 	d := NewDec(b)
 	m.Last = d.Bool()
 	m.Response = d.Bytes()
+	return d.Finish()
+}
+
+// ProofStatus asks the verifier for the proof state of every replica of
+// the given shards (`ppstore stat`).
+type ProofStatus struct {
+	Shards []cid.Cid
+}
+
+func (*ProofStatus) Type() Type { return TypeProofStatus }
+func (m *ProofStatus) Append(b []byte) []byte {
+	e := Enc{B: b}
+	e.U32(uint32(len(m.Shards)))
+	for _, c := range m.Shards {
+		e.CID(c)
+	}
+	return e.B
+}
+func (m *ProofStatus) Decode(b []byte) error {
+	d := NewDec(b)
+	n := d.Count(5)
+	if n > MaxPoStShards {
+		d.Fail("%d shards in one status request, at most %d", n, MaxPoStShards)
+	}
+	if d.Err() == nil {
+		m.Shards = make([]cid.Cid, n)
+		for i := range m.Shards {
+			m.Shards[i] = d.CID()
+		}
+	}
+	return d.Finish()
+}
+
+// Proof states of a replica at the verifier.
+const (
+	ProofProven    = 1 // PoRep passed, no miss since the last pass
+	ProofFailing   = 2 // missed the last round(s)
+	ProofRepairing = 3 // missed too many rounds in a row: reported for repair
+)
+
+// ReplicaProof is the verifier's record of one replica.
+type ReplicaProof struct {
+	Miner    identity.PeerID
+	State    uint8  // ProofProven, ProofFailing, ProofRepairing
+	Proven   uint64 // epoch of the passed PoRep
+	LastPass uint64 // epoch of the last passed PoSt (0: none yet)
+	Misses   uint32 // rounds missed in a row
+}
+
+// ProofStates answers ProofStatus: per shard asked, in order, its replicas
+// the verifier knows.
+type ProofStates struct {
+	Shards [][]ReplicaProof
+}
+
+func (*ProofStates) Type() Type { return TypeProofStates }
+func (m *ProofStates) Append(b []byte) []byte {
+	e := Enc{B: b}
+	e.U32(uint32(len(m.Shards)))
+	for _, rs := range m.Shards {
+		e.U32(uint32(len(rs)))
+		for _, r := range rs {
+			e.Peer(r.Miner)
+			e.U8(r.State)
+			e.U64(r.Proven)
+			e.U64(r.LastPass)
+			e.U32(r.Misses)
+		}
+	}
+	return e.B
+}
+func (m *ProofStates) Decode(b []byte) error {
+	d := NewDec(b)
+	n := d.Count(4)
+	m.Shards = make([][]ReplicaProof, n)
+	for i := 0; i < n && d.Err() == nil; i++ {
+		k := d.Count(4 + 1 + 8 + 8 + 4)
+		rs := make([]ReplicaProof, k)
+		for j := 0; j < k && d.Err() == nil; j++ {
+			rs[j] = ReplicaProof{Miner: d.Peer(), State: d.U8(), Proven: d.U64(), LastPass: d.U64(), Misses: d.U32()}
+		}
+		m.Shards[i] = rs
+	}
 	return d.Finish()
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/ipfs/go-cid"
+	"github.com/ppstore/ppstore/identity"
 	"testing"
 )
 
@@ -18,6 +19,8 @@ func proofsSamples(t testing.TB) []Message {
 		&PoRepResult{Epoch: 12},
 		&PoStChallenge{Epoch: 3, Seed: [32]byte{2}, Deadline: 1_700_000_000_000, Shards: []cid.Cid{c, c}},
 		&PoStPart{Last: true, Response: []byte{9, 9}},
+		&ProofStatus{Shards: []cid.Cid{c}},
+		&ProofStates{Shards: [][]ReplicaProof{{{Miner: testPeer(t), State: ProofProven, Proven: 2, LastPass: 9}}, {}}},
 	}
 }
 
@@ -72,4 +75,8 @@ func FuzzDecodeProofs(f *testing.F) {
 			t.Fatalf("%v: re-encoded %x, want %x", hd.Type, got, body)
 		}
 	})
+}
+
+func testPeer(t testing.TB) identity.PeerID {
+	return identity.FromSeed(bytes.Repeat([]byte{3}, 32)).ID()
 }

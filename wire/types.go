@@ -94,7 +94,7 @@ func New(t Type) (Message, error) {
 		m = new(GetPiece)
 	case TypePiece:
 		m = new(Piece)
-	case TypeSealCommit, TypePoRepChallenge, TypePoRepPart, TypePoRepResult, TypePoStChallenge, TypePoStPart:
+	case TypeSealCommit, TypePoRepChallenge, TypePoRepPart, TypePoRepResult, TypePoStChallenge, TypePoStPart, TypeProofStatus, TypeProofStates:
 		m = newProofsMessage(t) // wire/proofs.go
 	default:
 		return nil, Errorf(CodeBadRequest, "unknown message type %d", uint16(t))
