@@ -97,3 +97,24 @@ func Main(role, dataDir, metricsAddr, logLevel string, newPeer func(*slog.Logger
 	defer stop()
 	return Serve(ctx, role, dataDir, ms, peer, log)
 }
+
+// Config is what every daemon's configuration offers.
+type Config interface {
+	EnsureDefaults()
+	Validate() error
+}
+
+// Start is a daemon main's whole job after parsing its flags: load the
+// config file and the flag overrides into cfg (through c), apply the
+// defaults, validate, and run the peer that newPeer builds until SIGINT or
+// SIGTERM (Main).
+func Start(role string, flags *Flags, cfg Config, c Common, newPeer func(*slog.Logger, prometheus.Registerer) (Service, error)) error {
+	if err := flags.Load(cfg, c); err != nil {
+		return err
+	}
+	cfg.EnsureDefaults()
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	return Main(role, *c.DataDir, *c.MetricsAddr, *c.LogLevel, newPeer)
+}

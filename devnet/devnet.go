@@ -199,7 +199,7 @@ func create(o Options) (*State, error) {
 			return nil, "", err
 		}
 		p := Proc{Role: role, Name: name, Bin: role, Config: filepath.Join(pdir, name+".toml"), Listen: net.JoinHostPort(o.Host, strconv.Itoa(port))}
-		if role == "miner" {
+		if role == "miner" || role == "verifier" {
 			p.Args = []string{"serve"}
 		}
 		p.Args = append(p.Args, "--config", p.Config)
@@ -251,8 +251,11 @@ func create(o Options) (*State, error) {
 	if err := write("indexer", "indexer", "refresh_interval = \"1s\"\n"); err != nil {
 		return nil, err
 	}
+	if err := write("verifier", "verifier", devnetVerifier+devnetProofs); err != nil {
+		return nil, err
+	}
 	for i := 1; i <= o.Miners; i++ {
-		if err := write("miner", fmt.Sprintf("miner-%d", i), fmt.Sprintf("capacity = %q\n", o.Capacity.String())); err != nil {
+		if err := write("miner", fmt.Sprintf("miner-%d", i), fmt.Sprintf("capacity = %q\n", o.Capacity.String())+devnetProofs); err != nil {
 			return nil, err
 		}
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ppstore/ppstore/shard"
 	"github.com/ppstore/ppstore/wire"
@@ -69,4 +71,82 @@ func BenchmarkPut(b *testing.B) {
 			})
 		}
 	}
+}
+
+// cpuTime returns this process's user+system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkGetSealed fetches the same 32 MiB (8 shards of 4 MiB, 256 KiB
+// pieces) from a miner that keeps them unsealed and from one that keeps
+// only sealed replicas (default proofs parameters), alternating in one run,
+// in runs of 4 pieces with 4 requests in flight as the client does. It
+// reports the ratio sealed/plain of the time per get.
+func BenchmarkGetSealed(b *testing.B) {
+	const shards, shardSize, pieceSize = 8, 4 << 20, 256 << 10
+	plain := startMiner(b, "", nil)
+	sealed := startMiner(b, "", nil)
+	cli := newClient(b)
+	var shs []*shard.Shard
+	for range shards {
+		sh := makeShard(b, shardSize, pieceSize)
+		shs = append(shs, sh)
+		for _, m := range []*testMiner{plain, sealed} {
+			if _, err := put(context.Background(), cli, m.Addr(), sh, nil, defaultPut(pieceSize)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	for _, sh := range shs { // seal on every core
+		wg.Go(func() {
+			if err := sealed.sealer.seal(sh.Root); err != nil {
+				b.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	getAll := func(m *testMiner) time.Duration {
+		start := time.Now()
+		sem := make(chan struct{}, 4)
+		var wg sync.WaitGroup
+		for _, sh := range shs {
+			for first := 0; first < len(sh.Pieces); first += 4 {
+				sem <- struct{}{}
+				wg.Go(func() {
+					defer func() { <-sem }()
+					getRange(b, cli, m.Addr(), sh, first, 4)
+				})
+			}
+		}
+		wg.Wait()
+		return time.Since(start)
+	}
+	getAll(plain) // warm the page cache and connections
+	getAll(sealed)
+	var tp, ts, cp, cs time.Duration
+	b.SetBytes(shards * shardSize)
+	for i := 0; b.Loop(); i++ { // alternate which goes first
+		c0 := cpuTime()
+		if i%2 == 0 {
+			tp += getAll(plain)
+			c1 := cpuTime()
+			ts += getAll(sealed)
+			cp, cs = cp+c1-c0, cs+cpuTime()-c1
+		} else {
+			ts += getAll(sealed)
+			c1 := cpuTime()
+			tp += getAll(plain)
+			cs, cp = cs+c1-c0, cp+cpuTime()-c1
+		}
+	}
+	b.ReportMetric(float64(ts)/float64(tp), "sealed/plain")
+	// CPU time of the whole process (client and both miners): what the get
+	// costs on a machine it has to itself, whatever the load of others.
+	b.ReportMetric(float64(cs)/float64(cp), "cpu-sealed/plain")
+	b.ReportMetric(float64(shards*shardSize)/tp.Seconds()/1e6, "plainMB/s")
+	b.ReportMetric(float64(shards*shardSize)/ts.Seconds()/1e6, "sealedMB/s")
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ppstore/ppstore/config"
+	"github.com/ppstore/ppstore/proofs"
 	"github.com/ppstore/ppstore/wire"
 )
 
@@ -43,6 +44,10 @@ type Config struct {
 	Indexer           string        `toml:"indexer"`
 	RevocationRefresh time.Duration `toml:"revocation_refresh"`
 
+	// Proofs are the sealing and challenge parameters; they must be the
+	// region verifier's (zero fields: the defaults of package proofs).
+	Proofs proofs.Params `toml:"proofs"`
+
 	// Knobs for tests; zero means the defaults below.
 	dialTimeout    time.Duration   // connecting to the next miner of a chain
 	idleTimeout    time.Duration   // longest pause between two pieces of an upload
@@ -50,6 +55,7 @@ type Config struct {
 	serveIdle      time.Duration   // longest a reader of pieces may take nothing
 	requestTimeout time.Duration   // the transport's deadline for a request (see transport.Config)
 	indexers       []wire.NodeAddr // the region's indexers, instead of asking the bootstrap
+	sealOff        bool            // do not seal in the background (tests seal with sealer.RunOnce)
 }
 
 // requestTimeoutOrDefault is the deadline of a request this miner makes.
@@ -123,6 +129,9 @@ func (c *Config) Validate() error {
 		if _, err := config.ParsePeerAddr(b); err != nil {
 			errs = append(errs, fmt.Errorf("bootstrap: %w", err))
 		}
+	}
+	if err := c.Proofs.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("proofs: %w", err))
 	}
 	if strings.ContainsAny(c.DNSSeed, " /") {
 		errs = append(errs, fmt.Errorf("dns_seed %q is not a domain name", c.DNSSeed))

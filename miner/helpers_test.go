@@ -48,6 +48,7 @@ func testConfig(dir string) Config {
 		dialTimeout:   time.Second,
 		idleTimeout:   5 * time.Second,
 		resultTimeout: 10 * time.Second,
+		sealOff:       true, // seal_test.go seals with sealer.RunOnce
 	}
 }
 

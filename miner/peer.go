@@ -33,6 +33,8 @@ type Peer struct {
 	disc    *discover.Client    // the registrar's client: finds the indexers (lease.go)
 	indexerState
 	access *access // private marks and revocations (access.go)
+	sealer *sealer // seals stored shards, reads sealed ones (seal.go)
+	prover *prover // proves sealed replicas to the verifier (prove.go)
 
 	uploadsMu sync.Mutex
 	uploads   map[identity.PeerID]int // uploads in progress per sending peer
@@ -70,6 +72,10 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Peer, error)
 		p.store.Close()
 		return nil, fmt.Errorf("miner: metrics: %w", err)
 	}
+	if p.sealer, err = newSealer(p, cfg.Proofs, reg); err != nil {
+		p.store.Close()
+		return nil, err
+	}
 	p.node, err = transport.Listen(transport.Config{Key: key, Listen: cfg.Listen, DialTimeout: cfg.dialTimeout, RequestTimeout: cfg.requestTimeout, Logger: log})
 	if err != nil {
 		p.store.Close()
@@ -82,6 +88,11 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Peer, error)
 	if err := p.initAccess(reg); err != nil {
 		p.Close()
 		return nil, err
+	}
+	p.node.Handle(wire.TypePoStChallenge, p.handlePoStChallenge)
+	if p.prover, err = newProver(p); err != nil {
+		p.Close()
+		return nil, fmt.Errorf("miner: %w", err)
 	}
 
 	if len(cfg.Bootstrap) > 0 {
@@ -123,6 +134,9 @@ func (p *Peer) Run(ctx context.Context) error {
 	g.Go(func() error { return p.register(gctx) })
 	g.Go(func() error { return p.runLeases(gctx) })
 	g.Go(func() error { return p.access.run(gctx) })
+	if !p.cfg.sealOff {
+		g.Go(func() error { return p.sealer.Run(gctx) })
+	}
 	return g.Wait()
 }
 

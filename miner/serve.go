@@ -43,7 +43,7 @@ func (p *Peer) handleGetPiece(ctx context.Context, s *transport.Stream, m wire.M
 	if n > len(rec.pieces)-i {
 		return wire.Errorf(wire.CodeBadRequest, "shard %v has %d pieces; there are no pieces %d..%d", req.Shard, len(rec.pieces), i, i+n-1)
 	}
-	f, err := p.store.openShard(req.Shard, root)
+	f, readData, err := p.sealer.openReplica(req.Shard, root, rec)
 	if err != nil {
 		p.log.Error("cannot open a stored shard", "shard", req.Shard, "err", err)
 		return err
@@ -57,7 +57,7 @@ func (p *Peer) handleGetPiece(ctx context.Context, s *transport.Stream, m wire.M
 	tree := shard.NewTree(rec.pieces) // hashed once for the whole run
 	for j := i; j < i+n; j++ {
 		data := buf[:rec.pieceLen(j)]
-		if _, err := f.ReadAt(data, int64(j)*rec.pieceSize); err != nil {
+		if err := readData(data, int64(j)*rec.pieceSize); err != nil {
 			p.log.Error("cannot read a stored piece", "shard", req.Shard, "piece", j, "err", err)
 			return wire.Errorf(wire.CodeInternal, "%s: read piece %d of %v: %v", p.short, j, req.Shard, err)
 		}

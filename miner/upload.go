@@ -204,6 +204,7 @@ func (u *upload) run(ctx context.Context) (*wire.StoreResult, error) {
 		_, err = u.pend.commit(int64(req.PieceSize), u.digests, req.Owner, time.Now().Add(p.cfg.UploadLease))
 		if err == nil {
 			p.metrics.shardsStored.Inc()
+			p.sealer.notify()
 		}
 	} else if _, err = p.store.addOwner(req.Shard, u.root, req.Owner); err == nil {
 		// A put relies on this replica now: a pending one waits for its commit.

@@ -293,6 +293,12 @@ type ReplicaStat struct {
 	// Live is whether the miner has a live record at the bootstrap; nil when
 	// the bootstrap was not asked (see Client.CheckLive in liveness.go).
 	Live *bool `json:"live,omitempty"`
+	// Proof is the verifier's state of the replica (stored, proven,
+	// failing, repairing) and LastPassEpoch the epoch of its last passed
+	// proof of spacetime; empty when the verifier was not asked (see
+	// Client.CheckProofs in proofs.go).
+	Proof         string `json:"proof,omitempty"`
+	LastPassEpoch uint64 `json:"last_pass_epoch,omitempty"`
 }
 
 // Stat asks the indexer where each shard of the file lives and checks the

@@ -94,6 +94,8 @@ func New(t Type) (Message, error) {
 		m = new(GetPiece)
 	case TypePiece:
 		m = new(Piece)
+	case TypeSealCommit, TypePoRepChallenge, TypePoRepPart, TypePoRepResult, TypePoStChallenge, TypePoStPart, TypeProofStatus, TypeProofStates:
+		m = newProofsMessage(t) // wire/proofs.go
 	default:
 		if m = newLifecycle(t); m != nil {
 			break

@@ -1,0 +1,10 @@
+package devnet
+
+// The devnet's verifier proves every few seconds (see docs/PROOFS.md). Its
+// deadline is generous: eight daemons and a client share this machine's
+// cores, and a devnet is not where miners cheat. Sealing uses the default
+// layers with a smaller minimum for small shards, so small files seal fast.
+const (
+	devnetVerifier = "epoch = \"5s\"\ndeadline_base = \"1s\"\nmisses_to_repair = 3\n"
+	devnetProofs   = "\n[proofs]\nmin_seal_blocks = 16384\n"
+)

@@ -1,0 +1,223 @@
+package verifier
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/cockroachdb/pebble"
+	"github.com/ipfs/go-cid"
+	"github.com/ppstore/ppstore/identity"
+	"github.com/ppstore/ppstore/proofs"
+	"github.com/ppstore/ppstore/shard"
+	"github.com/ppstore/ppstore/wire"
+)
+
+// Replica status, as recorded and shown by `ppstore stat`.
+const (
+	StatusProven    = wire.ProofProven    // PoRep passed, no miss since the last pass
+	StatusFailing   = wire.ProofFailing   // missed the last round(s)
+	StatusRepairing = wire.ProofRepairing // missed MissesToRepair rounds in a row: reported for repair
+)
+
+// StatusName names a status.
+func StatusName(s uint8) string {
+	switch s {
+	case StatusProven:
+		return "proven"
+	case StatusFailing:
+		return "failing"
+	case StatusRepairing:
+		return "repairing"
+	}
+	return fmt.Sprintf("status(%d)", s)
+}
+
+// ReplicaState is what the verifier records about one proven replica.
+type ReplicaState struct {
+	Miner     identity.PeerID
+	Shard     cid.Cid
+	Size      int64
+	PieceSize int64
+	Layers    int
+	CommR     shard.Digest
+	Proven    uint64 // epoch of the passed PoRep
+	LastPass  uint64 // epoch of the last passed PoSt (0: none yet)
+	Misses    uint32 // rounds missed in a row
+	Status    uint8
+}
+
+// Replica returns the proofs description of the replica.
+func (r *ReplicaState) Replica() (*proofs.Replica, error) {
+	root, err := shard.DigestOf(r.Shard, shard.ShardCodec)
+	if err != nil {
+		return nil, err
+	}
+	return &proofs.Replica{Miner: r.Miner.Bytes(), CommD: root, Size: r.Size, PieceSize: r.PieceSize, Layers: r.Layers, CommR: r.CommR}, nil
+}
+
+func (r *ReplicaState) encode() []byte {
+	e := wire.Enc{}
+	e.U8(1)
+	e.Peer(r.Miner)
+	e.CID(r.Shard)
+	e.U64(uint64(r.Size))
+	e.U32(uint32(r.PieceSize))
+	e.U32(uint32(r.Layers))
+	e.Digest(r.CommR)
+	e.U64(r.Proven)
+	e.U64(r.LastPass)
+	e.U32(r.Misses)
+	e.U8(r.Status)
+	return e.B
+}
+
+func decodeReplicaState(b []byte) (*ReplicaState, error) {
+	d := wire.NewDec(b)
+	if v := d.U8(); v != 1 {
+		return nil, fmt.Errorf("verifier: replica record version %d, this verifier reads 1", v)
+	}
+	r := &ReplicaState{Miner: d.Peer(), Shard: d.CID()}
+	r.Size = int64(d.U64())
+	r.PieceSize = int64(d.U32())
+	r.Layers = int(d.U32())
+	r.CommR = d.Digest()
+	r.Proven = d.U64()
+	r.LastPass = d.U64()
+	r.Misses = d.U32()
+	r.Status = d.U8()
+	if err := d.Finish(); err != nil {
+		return nil, fmt.Errorf("verifier: replica record: %w", err)
+	}
+	return r, nil
+}
+
+// Keys:
+//
+//	m/chain                         secret(32) ‖ length(8) ‖ genesis unix ns(8)
+//	m/epoch                         last epoch judged (8)
+//	r/<len(2)‖miner><shard CID>     ReplicaState
+var (
+	keyChain     = []byte("m/chain")
+	keyLastEpoch = []byte("m/epoch")
+	replicaLo    = []byte("r/")
+	replicaHi    = []byte("r0")
+)
+
+func replicaKey(miner identity.PeerID, shardCID cid.Cid) []byte {
+	m := miner.Bytes()
+	k := append([]byte("r/"), byte(len(m)>>8), byte(len(m)))
+	k = append(k, m...)
+	return append(k, shardCID.Bytes()...)
+}
+
+// store is the verifier's pebble database.
+type store struct {
+	db *pebble.DB
+}
+
+type pebbleLogger struct{ log *slog.Logger }
+
+func (l pebbleLogger) Infof(format string, args ...any) {
+	l.log.Debug("pebble: " + fmt.Sprintf(format, args...))
+}
+func (l pebbleLogger) Errorf(format string, args ...any) {
+	l.log.Error("pebble: " + fmt.Sprintf(format, args...))
+}
+func (l pebbleLogger) Fatalf(format string, args ...any) {
+	msg := "pebble: " + fmt.Sprintf(format, args...)
+	l.log.Error(msg)
+	panic(msg)
+}
+
+func openStore(dir string, log *slog.Logger) (*store, error) {
+	db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{log}})
+	if err != nil {
+		return nil, fmt.Errorf("verifier: open pebble in %s: %w", dir, err)
+	}
+	return &store{db: db}, nil
+}
+
+func (s *store) Close() error { return s.db.Close() }
+
+// chain loads the hash chain and genesis, making them on first start.
+func (s *store) chain(length int, now time.Time) (*HashChain, time.Time, error) {
+	v, closer, err := s.db.Get(keyChain)
+	if err == nil {
+		defer closer.Close()
+		if len(v) != 48 {
+			return nil, time.Time{}, fmt.Errorf("verifier: chain record of %d bytes, want 48", len(v))
+		}
+		var secret [32]byte
+		copy(secret[:], v)
+		return NewHashChain(secret, binary.BigEndian.Uint64(v[32:])), time.Unix(0, int64(binary.BigEndian.Uint64(v[40:]))), nil
+	}
+	if !errors.Is(err, pebble.ErrNotFound) {
+		return nil, time.Time{}, err
+	}
+	var secret [32]byte
+	if _, err := rand.Read(secret[:]); err != nil {
+		return nil, time.Time{}, err
+	}
+	b := append(secret[:], binary.BigEndian.AppendUint64(nil, uint64(length))...)
+	b = binary.BigEndian.AppendUint64(b, uint64(now.UnixNano()))
+	if err := s.db.Set(keyChain, b, pebble.Sync); err != nil {
+		return nil, time.Time{}, err
+	}
+	return NewHashChain(secret, uint64(length)), now, nil
+}
+
+func (s *store) lastEpoch() (uint64, error) {
+	v, closer, err := s.db.Get(keyLastEpoch)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer closer.Close()
+	if len(v) != 8 {
+		return 0, fmt.Errorf("verifier: epoch record of %d bytes", len(v))
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+func (s *store) putReplica(r *ReplicaState) error {
+	return s.db.Set(replicaKey(r.Miner, r.Shard), r.encode(), pebble.Sync)
+}
+
+func (s *store) deleteReplica(miner identity.PeerID, c cid.Cid) error {
+	return s.db.Delete(replicaKey(miner, c), pebble.Sync)
+}
+
+// replicas returns every recorded replica.
+func (s *store) replicas() ([]*ReplicaState, error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: replicaLo, UpperBound: replicaHi})
+	if err != nil {
+		return nil, err
+	}
+	var out []*ReplicaState
+	for it.First(); it.Valid(); it.Next() {
+		r, err := decodeReplicaState(it.Value())
+		if err != nil {
+			it.Close()
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, it.Close()
+}
+
+// saveRound records the states after a round and the round as judged, in
+// one synced batch.
+func (s *store) saveRound(epoch uint64, states []*ReplicaState) error {
+	b := s.db.NewBatch()
+	for _, r := range states {
+		b.Set(replicaKey(r.Miner, r.Shard), r.encode(), nil)
+	}
+	b.Set(keyLastEpoch, binary.BigEndian.AppendUint64(nil, epoch), nil)
+	return b.Commit(pebble.Sync)
+}
