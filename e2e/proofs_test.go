@@ -101,4 +101,3 @@ func TestProofsInARegion(t *testing.T) {
 		return nil
 	})
 }
-
