@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr/poseidon2"
 	"github.com/consensys/gnark-crypto/ecc/bn254/twistededwards/eddsa"
 )
 
@@ -157,4 +158,37 @@ func decodeAccount(index uint32, b []byte) (Account, error) {
 	a := Account{Index: index, Balance: getU64(b[32:]), Nonce: getU64(b[40:])}
 	copy(a.Key[:], b)
 	return a, nil
+}
+
+// SignDigest signs a 32-byte message that is not a transfer (a binding of
+// the account to a ppstore identity): the digest is reduced modulo BN254's
+// scalar field and signed as a transfer's message is.
+func (k *PrivateKey) SignDigest(digest [32]byte) ([SignatureSize]byte, error) {
+	var e fr.Element
+	e.SetBytes(digest[:])
+	m := e.Bytes()
+	var out [SignatureSize]byte
+	sig, err := k.k.Sign(m[:], poseidon2.NewMerkleDamgardHasher())
+	if err != nil {
+		return out, fmt.Errorf("rollup: sign: %w", err)
+	}
+	copy(out[:], sig)
+	return out, nil
+}
+
+// VerifyDigest checks a SignDigest signature. Errors wrap ErrBadSignature or
+// ErrMalformed.
+func (p PublicKey) VerifyDigest(digest [32]byte, sig [SignatureSize]byte) error {
+	pk, err := p.point()
+	if err != nil {
+		return err
+	}
+	var e fr.Element
+	e.SetBytes(digest[:])
+	m := e.Bytes()
+	ok, err := pk.Verify(sig[:], m[:], poseidon2.NewMerkleDamgardHasher())
+	if err != nil || !ok {
+		return fmt.Errorf("%w: digest signature", ErrBadSignature)
+	}
+	return nil
 }

@@ -98,16 +98,33 @@ func LoadOrSetupKeys(dir string, p Params) (*Keys, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rollup: setup %s: %w", p.Version(), err)
 	}
-	if err := os.MkdirAll(d, 0o755); err != nil {
+	// Written into a fresh directory renamed into place at the end, so that
+	// concurrent setups (two processes, two test binaries) never mix files
+	// of different setups: the first rename wins and the others load it.
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
+	tmp, err := os.MkdirTemp(dir, p.Version()+".tmp-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
 	for _, f := range []struct {
 		name string
 		w    func(io.Writer) (int64, error)
 	}{{"ccs", ccs.WriteTo}, {"pk", pk.WriteRawTo}, {"vk", vk.WriteTo}} {
-		if err := writeAtomic(filepath.Join(d, f.name), f.w); err != nil {
+		if err := writeAtomic(filepath.Join(tmp, f.name), f.w); err != nil {
 			return nil, err
 		}
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, d); err != nil {
+		if k, lerr := loadKeys(d, p); lerr == nil {
+			return k, nil // another setup got there first
+		}
+		return nil, fmt.Errorf("rollup: store keys in %s: %w", d, err)
 	}
 	var vkb bytes.Buffer
 	if _, err := vk.WriteTo(&vkb); err != nil {

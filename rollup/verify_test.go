@@ -2,6 +2,8 @@ package rollup
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 )
@@ -18,7 +20,8 @@ var (
 func keysForTest(t *testing.T) *Keys {
 	t.Helper()
 	smallKeysOnce.Do(func() {
-		smallKeysDir = t.TempDir()
+		// Shared with other test binaries (see LoadOrSetupKeys).
+		smallKeysDir = filepath.Join(os.TempDir(), "ppstore-rollup-test-keys")
 		smallKeys, smallKeysErr = LoadOrSetupKeys(smallKeysDir, Params{Depth: testDepth, BatchSize: 2})
 	})
 	if smallKeysErr != nil {

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -28,14 +29,11 @@ func TestMain(m *testing.M) {
 		helperAcceptLoop()
 		return
 	}
-	dir, err := os.MkdirTemp("", "zkstore-keys")
-	if err != nil {
-		panic(err)
-	}
-	keysDir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	// Circuit keys are cached across test binaries (rollup.LoadOrSetupKeys
+	// renames a whole key directory into place, so concurrent setups do not
+	// mix); a circuit change bumps rollup.CircuitVersion and so the path.
+	keysDir = filepath.Join(os.TempDir(), "ppstore-rollup-test-keys")
+	os.Exit(m.Run())
 }
 
 func testConfig(t *testing.T, dir string) Config {
