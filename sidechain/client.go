@@ -120,7 +120,8 @@ func (c *Client) Region(ctx context.Context, region string) (RegionRoot, error) 
 // RootProof is everything a light client needs to check a region's root
 // without trusting the node that served it: the region's leaf, its Merkle
 // path to the app hash of the committed state at Height, and the signed
-// header (with its commit) that carries that app hash.
+// header (with its commit) that carries that app hash: the header of block
+// Height+1, or of block Height itself if that block changed nothing.
 type RootProof struct {
 	Region string
 	Height int64  // committed height whose state the leaf is from
@@ -139,9 +140,10 @@ func (p *RootProof) Verify(trust *Trust) (RegionRoot, error) {
 }
 
 // RootProof queries region's leaf with its proof and fetches the signed
-// header whose app hash commits to it: the header of the block after the
-// queried height, waiting for that block if it is not yet made (blocks come
-// about every second). It checks nothing; see RootProof.Verify.
+// header whose app hash commits to it, waiting for the next block if it is
+// not yet made (a block that changed the state is followed at once by
+// another that carries its app hash). It checks nothing; see
+// RootProof.Verify.
 func (c *Client) RootProof(ctx context.Context, region string) (*RootProof, error) {
 	if err := ValidRegionName(region); err != nil {
 		return nil, err
@@ -169,15 +171,18 @@ func (c *Client) RootProof(ctx context.Context, region string) (*RootProof, erro
 		return nil, fmt.Errorf("%w: region %s proof: %v", ErrNotAccepted, region, err)
 	}
 	p := &RootProof{Region: region, Height: qr.Height, Leaf: qr.Value, Proof: mp}
-	if p.Header, err = c.headerAfter(ctx, qr.Height); err != nil {
+	if p.Header, err = c.header(ctx, qr.Height, mp, qr.Value); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
-// headerAfter returns the signed header of block h+1, whose app hash is the
-// state after block h, waiting for it while ctx lasts.
-func (c *Client) headerAfter(ctx context.Context, h int64) (*cmttypes.SignedHeader, error) {
+// header returns a signed header whose app hash commits to the state after
+// block h: the header of block h+1, or, when the chain has not made block
+// h+1 and block h left the state as it was (an idle chain makes no empty
+// blocks), the header of block h itself. It waits for block h+1 while ctx
+// lasts otherwise.
+func (c *Client) header(ctx context.Context, h int64, proof *merkle.Proof, leaf []byte) (*cmttypes.SignedHeader, error) {
 	next := h + 1
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
@@ -186,16 +191,26 @@ func (c *Client) headerAfter(ctx context.Context, h int64) (*cmttypes.SignedHead
 		if err != nil {
 			return nil, fmt.Errorf("sidechain: node status: %w (check that the sidechain node is running and reachable)", err)
 		}
-		if st.SyncInfo.LatestBlockHeight >= next {
+		latest := st.SyncInfo.LatestBlockHeight
+		if latest >= next {
 			cr, err := c.rpc.Commit(ctx, &next)
 			if err != nil {
 				return nil, fmt.Errorf("sidechain: commit of block %d: %w", next, err)
 			}
 			return &cr.SignedHeader, nil
 		}
+		if latest == h && h > 0 {
+			cr, err := c.rpc.Commit(ctx, &h)
+			if err != nil {
+				return nil, fmt.Errorf("sidechain: commit of block %d: %w", h, err)
+			}
+			if cr.Header != nil && proof.Verify(cr.AppHash, leaf) == nil {
+				return &cr.SignedHeader, nil
+			}
+		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("sidechain: waiting for block %d (node at %d): %w; is the chain making blocks?", next, st.SyncInfo.LatestBlockHeight, ctx.Err())
+			return nil, fmt.Errorf("sidechain: waiting for block %d (node at %d): %w; is the chain making blocks?", next, latest, ctx.Err())
 		case <-t.C:
 		}
 	}
@@ -265,7 +280,7 @@ func (t *Trust) verify(p *RootProof) (RegionRoot, error) {
 	if err := sh.ValidateBasic(t.ChainID); err != nil {
 		return fail("header: %v", err)
 	}
-	if sh.Height != p.Height+1 {
+	if sh.Height != p.Height+1 && sh.Height != p.Height {
 		return fail("header is for height %d, not %d", sh.Height, p.Height+1)
 	}
 	if !bytes.Equal(sh.ValidatorsHash, t.Validators.Hash()) {

@@ -54,8 +54,10 @@ type NodeConfig struct {
 	// CometMetricsAddr, if set, makes CometBFT serve its own consensus,
 	// p2p and mempool metrics at http://addr/metrics.
 	CometMetricsAddr string
-	// Consensus overrides CometBFT's consensus timeouts; nil keeps its
-	// defaults (a block about every second).
+	// Consensus overrides CometBFT's consensus settings; nil keeps its
+	// defaults (timeouts of about a second) except that an idle chain makes
+	// an empty block only every 30 s: a block that carries a batch is still
+	// followed at once by the block that signs its app hash.
 	Consensus *cmtcfg.ConsensusConfig
 	// Verify checks batch proofs: rollup.VerifyBatch in production.
 	Verify VerifyFunc
@@ -136,6 +138,7 @@ func cometConfig(c *NodeConfig) *cmtcfg.Config {
 		cfg.Instrumentation.PrometheusListenAddr = c.CometMetricsAddr
 		cfg.Instrumentation.Namespace = "cometbft"
 	}
+	cfg.Consensus.CreateEmptyBlocksInterval = 30 * time.Second
 	if c.Consensus != nil {
 		cs := *c.Consensus
 		cs.RootDir = c.Home
