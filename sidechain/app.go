@@ -34,6 +34,12 @@ const AppVersion = 1
 // against; that app hash is in the header of the next block.
 const QueryRegion = "/region"
 
+// QueryCheck is the ABCI query path that runs CheckTx's checks on the
+// transaction in Data without admitting it: the answer's code says whether
+// the batch would be admitted now. Clients use it to learn why a batch is
+// refused, since CometBFT's RPC reports a refused CheckTx as text.
+const QueryCheck = "/check"
+
 // ProofOpRegion is the type of the proof op of a QueryRegion answer: Key is
 // the region name and Data a CometBFT crypto.v1.Proof (RFC 6962 path).
 const ProofOpRegion = "ppstore:region"
@@ -55,11 +61,11 @@ type App struct {
 	m      *metrics
 
 	mu        sync.Mutex
-	committed state  // state after the last committed block
-	height    int64  // last committed height
-	appHash   []byte // app hash after the last committed block
-	check     map[string][32]byte
-	pending   state // state after the finalized block not yet committed; nil if none
+	committed state               // state after the last committed block
+	height    int64               // last committed height
+	appHash   []byte              // app hash after the last committed block
+	check     map[string][32]byte // roots after the committed state and the batches CheckTx admitted since
+	pending   state               // state after the finalized block not yet committed; nil if none
 	pendingH  int64
 	pendingAH []byte
 }
@@ -78,7 +84,7 @@ func OpenApp(dir string, verify VerifyFunc, log *slog.Logger, reg prometheus.Reg
 	if err != nil {
 		return nil, err
 	}
-	db, err := pebble.Open(dir, &pebble.Options{})
+	db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{log}})
 	if err != nil {
 		return nil, fmt.Errorf("sidechain: open application database %s: %w", dir, err)
 	}
@@ -149,12 +155,13 @@ func (a *App) InitChain(_ context.Context, req *abci.InitChainRequest) (*abci.In
 	if a.height != 0 {
 		return nil, fmt.Errorf("sidechain: InitChain at committed height %d; the application database belongs to another chain", a.height)
 	}
-	a.committed = state{}
-	a.pending = s
-	a.pendingH = 0
-	a.pendingAH = s.appHash()
-	a.log.Info("genesis regions", "chain", req.ChainId, "regions", len(s), "app_hash", fmt.Sprintf("%X", a.pendingAH))
-	return &abci.InitChainResponse{AppHash: slices.Clone(a.pendingAH)}, nil
+	// The genesis regions are the state at height 0: CheckTx and Query
+	// see them at once; Commit writes them with block 1 (a crash before
+	// that makes CometBFT call InitChain again).
+	a.committed, a.appHash, a.pending = s, s.appHash(), nil
+	a.resetCheck()
+	a.log.Info("genesis regions", "chain", req.ChainId, "regions", len(s), "app_hash", fmt.Sprintf("%X", a.appHash))
+	return &abci.InitChainResponse{AppHash: slices.Clone(a.appHash)}, nil
 }
 
 // CheckTx admits a batch to the mempool only if it would be accepted now:
@@ -201,11 +208,7 @@ func (a *App) apply(b *Batch, s state, cur [32]byte, phase string) error {
 func (a *App) FinalizeBlock(_ context.Context, req *abci.FinalizeBlockRequest) (*abci.FinalizeBlockResponse, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	base := a.committed
-	if a.pending != nil && a.pendingH == 0 {
-		base = a.pending // the genesis state of InitChain, committed with block 1
-	}
-	s := base.clone()
+	s := a.committed.clone()
 	res := make([]*abci.ExecTxResult, len(req.Txs))
 	for i, tx := range req.Txs {
 		b, err := DecodeTx(tx)
@@ -250,7 +253,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.FinalizeBlockRequest) (
 func (a *App) Commit(context.Context, *abci.CommitRequest) (*abci.CommitResponse, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.pending == nil || a.pendingH == 0 {
+	if a.pending == nil {
 		return nil, fmt.Errorf("sidechain: Commit without a finalized block")
 	}
 	old := a.committed
@@ -274,8 +277,18 @@ func (a *App) Query(_ context.Context, req *abci.QueryRequest) (*abci.QueryRespo
 	fail := func(err error) (*abci.QueryResponse, error) {
 		return &abci.QueryResponse{Code: codeOf(err), Log: message(err), Codespace: Codespace, Height: a.height}, nil
 	}
+	if req.Path == QueryCheck {
+		b, err := DecodeTx(req.Data)
+		if err == nil {
+			err = a.apply(b, a.committed, a.check[b.Region], "query")
+		}
+		if err != nil {
+			return fail(err)
+		}
+		return &abci.QueryResponse{Height: a.height}, nil
+	}
 	if req.Path != QueryRegion {
-		return fail(errorf(CodeMalformed, "unknown query path %q; use %s", req.Path, QueryRegion))
+		return fail(errorf(CodeMalformed, "unknown query path %q; use %s or %s", req.Path, QueryRegion, QueryCheck))
 	}
 	if req.Height != 0 && req.Height != a.height {
 		return fail(errorf(CodeMalformed, "query at height %d: this node answers only for its last committed height %d; query with height 0", req.Height, a.height))

@@ -11,6 +11,7 @@ import (
 
 	cmtcrypto "github.com/cometbft/cometbft/api/cometbft/crypto/v1"
 	"github.com/cometbft/cometbft/crypto/merkle"
+	"github.com/cometbft/cometbft/mempool"
 	rpcclient "github.com/cometbft/cometbft/rpc/client"
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
 	ctypes "github.com/cometbft/cometbft/rpc/core/types"
@@ -52,7 +53,8 @@ func Dial(addr string, trust *Trust) (*Client, error) {
 }
 
 // SubmitBatch submits a batch moving region from prevRoot to newRoot and
-// waits until a block includes it. It returns the height of that block
+// waits until a block includes it (first waiting, while ctx lasts, for a
+// node that is catching up with the chain). It returns the height of that block
 // once the batch was accepted there. A batch the chain refuses returns an
 // *Error matching ErrMalformed, ErrUnknownRegion, ErrWrongPrevRoot or
 // ErrBadProof (errors.Is); a failure to reach the node or a batch not
@@ -65,6 +67,18 @@ func (c *Client) SubmitBatch(ctx context.Context, region string, prevRoot, newRo
 		return 0, err
 	}
 	tx := b.AppendTx(nil)
+	if err := c.waitSynced(ctx); err != nil {
+		return 0, err
+	}
+	// Ask first whether the batch would be admitted: CometBFT's RPC reports
+	// a refused CheckTx only as text, this query with our code.
+	q, err := c.rpc.ABCIQuery(ctx, QueryCheck, tx)
+	if err != nil {
+		return 0, fmt.Errorf("sidechain: check %s: %w (check that the sidechain node is running and reachable)", b, err)
+	}
+	if err := fromResult(q.Response.Codespace, q.Response.Code, q.Response.Log); err != nil {
+		return 0, err
+	}
 	type result struct {
 		r   *ctypes.ResultBroadcastTxCommit
 		err error
@@ -80,6 +94,10 @@ func (c *Client) SubmitBatch(ctx context.Context, region string, prevRoot, newRo
 	case <-ctx.Done():
 		return 0, fmt.Errorf("sidechain: submit %s: %w (the batch may still be included; read Root before resubmitting)", b, ctx.Err())
 	}
+	var invalid mempool.ErrInvalidTx
+	if errors.As(res.err, &invalid) {
+		return 0, fromResult(invalid.Codespace, invalid.Code, invalid.Log)
+	}
 	if res.err != nil {
 		return 0, fmt.Errorf("sidechain: submit %s: %w (check that the sidechain node is running and reachable; read Root before resubmitting)", b, res.err)
 	}
@@ -91,6 +109,27 @@ func (c *Client) SubmitBatch(ctx context.Context, region string, prevRoot, newRo
 		return r.Height, err
 	}
 	return r.Height, nil
+}
+
+// waitSynced waits while the node is catching up with the chain (its
+// mempool takes no transactions until then).
+func (c *Client) waitSynced(ctx context.Context) error {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		st, err := c.rpc.Status(ctx)
+		if err != nil {
+			return fmt.Errorf("sidechain: node status: %w (check that the sidechain node is running and reachable)", err)
+		}
+		if !st.SyncInfo.CatchingUp {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("sidechain: node still catching up at height %d: %w; wait, or submit through another validator", st.SyncInfo.LatestBlockHeight, ctx.Err())
+		case <-t.C:
+		}
+	}
 }
 
 // Root returns region's current root as the chain accepted it, and the

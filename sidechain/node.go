@@ -133,6 +133,10 @@ func cometConfig(c *NodeConfig) *cmtcfg.Config {
 		cfg.RPC.ListenAddress = "tcp://" + c.RPCListen
 	}
 	cfg.RPC.PprofListenAddress = ""
+	// No transaction index: clients learn a batch's fate from
+	// BroadcastTxCommit and its effect from the region query, and
+	// CometBFT never closes the index's database.
+	cfg.TxIndex.Indexer = "null"
 	if c.CometMetricsAddr != "" {
 		cfg.Instrumentation.Prometheus = true
 		cfg.Instrumentation.PrometheusListenAddr = c.CometMetricsAddr
@@ -246,6 +250,8 @@ type Node struct {
 	app    *App
 	node   *nm.Node
 	client *Client
+
+	started bool
 }
 
 // NewNode builds a node from an initialised home (InitHome and a genesis).
@@ -282,7 +288,7 @@ func NewNode(cfg NodeConfig, log *slog.Logger, reg prometheus.Registerer) (*Node
 	n, err := nm.NewNode(context.Background(), ccfg, pv, nk,
 		proxy.NewLocalClientCreator(app),
 		nm.DefaultGenesisDocProviderFunc(ccfg),
-		cmtcfg.DefaultDBProvider,
+		stoppableDBProvider,
 		nm.DefaultMetricsProvider(ccfg.Instrumentation),
 		newCometLogger(log))
 	if err != nil {
@@ -307,6 +313,7 @@ func NewNode(cfg NodeConfig, log *slog.Logger, reg prometheus.Registerer) (*Node
 
 // Start starts consensus and p2p and returns; Run is Start, wait, Stop.
 func (n *Node) Start() error {
+	n.started = true
 	if err := n.node.Start(); err != nil {
 		return fmt.Errorf("sidechain: start node: %w", err)
 	}
@@ -318,6 +325,12 @@ func (n *Node) Start() error {
 
 // Stop stops consensus and p2p and closes CometBFT's databases.
 func (n *Node) Stop() error {
+	if !n.started {
+		// CometBFT opened its databases in NewNode; OnStop closes them.
+		n.started = true
+		n.node.OnStop()
+		return nil
+	}
 	if !n.node.IsRunning() {
 		return nil
 	}
