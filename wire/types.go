@@ -95,7 +95,9 @@ func New(t Type) (Message, error) {
 	case TypePiece:
 		m = new(Piece)
 	default:
-		return nil, Errorf(CodeBadRequest, "unknown message type %d", uint16(t))
+		if m = newZkStore(t); m == nil {
+			return nil, Errorf(CodeBadRequest, "unknown message type %d", uint16(t))
+		}
 	}
 	return m, nil
 }
