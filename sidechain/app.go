@@ -56,7 +56,7 @@ type App struct {
 	abci.BaseApplication
 
 	db     *pebble.DB
-	verify VerifyFunc
+	verify Verifier
 	log    *slog.Logger
 	m      *metrics
 
@@ -71,11 +71,11 @@ type App struct {
 }
 
 // OpenApp opens (or creates) the application's pebble database in dir and
-// loads its committed state. verify checks batch proofs; reg (may be nil)
-// receives the module's metrics.
-func OpenApp(dir string, verify VerifyFunc, log *slog.Logger, reg prometheus.Registerer) (*App, error) {
-	if verify == nil {
-		return nil, fmt.Errorf("sidechain: no proof verifier given; production nodes pass rollup.VerifyBatch")
+// loads its committed state. verify checks batches (RollupVerifier in
+// production); reg (may be nil) receives the module's metrics.
+func OpenApp(dir string, verify Verifier, log *slog.Logger, reg prometheus.Registerer) (*App, error) {
+	if verify.Verify == nil || verify.Bind == nil {
+		return nil, fmt.Errorf("sidechain: incomplete batch verifier; production nodes use RollupVerifier")
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -193,8 +193,11 @@ func (a *App) apply(b *Batch, s state, cur [32]byte, phase string) error {
 	if b.PrevRoot != cur {
 		return errorf(CodeWrongPrevRoot, "batch for region %s starts from root %x but the region's root is %x; rebuild the batch on the current root", b.Region, b.PrevRoot, cur)
 	}
+	if err := a.verify.Bind(b.Region, b.TxData); err != nil {
+		return errorf(CodeWrongRegion, "region %s: %v; submit the batch for the region it was built for", b.Region, err)
+	}
 	start := time.Now()
-	err := a.verify(r.vk, b.PrevRoot, b.NewRoot, b.TxData, b.Proof)
+	err := a.verify.Verify(r.vk, b.PrevRoot, b.NewRoot, b.TxData, b.Proof)
 	a.m.verifySeconds.WithLabelValues(phase).Observe(time.Since(start).Seconds())
 	if err != nil {
 		return errorf(CodeBadProof, "region %s batch %x→%x: %v", b.Region, b.PrevRoot[:4], b.NewRoot[:4], err)

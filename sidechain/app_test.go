@@ -36,6 +36,16 @@ func fakeVerify(vk []byte, prev, next [32]byte, txData, proof []byte) error {
 	return nil
 }
 
+// fakeBind: test batch data starts with "region:".
+func fakeBind(region string, txData []byte) error {
+	if !bytes.HasPrefix(txData, []byte(region+":")) {
+		return errors.New("batch data names another region")
+	}
+	return nil
+}
+
+var fakeVerifier = Verifier{Verify: fakeVerify, Bind: fakeBind}
+
 func root(s string) [32]byte { return sha256.Sum256([]byte(s)) }
 
 // testGenesis registers regions "north" and "south" with distinct keys.
@@ -49,6 +59,7 @@ func testGenesis() GenesisState {
 // batch returns a valid batch of region from prev to next.
 func batch(region string, prev, next [32]byte, data string) *Batch {
 	vk := []byte("vk-" + region)
+	data = region + ":" + data
 	return &Batch{Region: region, PrevRoot: prev, NewRoot: next, TxData: []byte(data), Proof: fakeProof(vk, prev, next, []byte(data))}
 }
 
@@ -61,7 +72,7 @@ func testLogger(t testing.TB) *slog.Logger {
 
 func openTestApp(t *testing.T, dir string) *App {
 	t.Helper()
-	a, err := OpenApp(dir, fakeVerify, testLogger(t), nil)
+	a, err := OpenApp(dir, fakeVerifier, testLogger(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +181,7 @@ func TestAppRefusesBadBatches(t *testing.T) {
 	good := batch("north", n0, n1, "transfers")
 
 	tampered := *good
-	tampered.TxData = []byte("transferZ")
+	tampered.TxData = []byte("north:transferZ")
 	forged := *good
 	forged.Proof = bytes.Repeat([]byte{7}, 32)
 	wrongPrev := batch("north", root("north/9"), n1, "transfers")
@@ -179,10 +190,13 @@ func TestAppRefusesBadBatches(t *testing.T) {
 	southProof := batch("south", s0, root("south/1"), "transfers")
 	southOnNorth := *southProof
 	southOnNorth.Region = "north"
-	// The same, claiming north's previous root: the proof is for south's.
+	// The same, claiming north's previous root: the data is south's.
 	southProofNorthRoot := *southProof
 	southProofNorthRoot.Region = "north"
 	southProofNorthRoot.PrevRoot = n0
+	// North-tagged data with south's proof: the proof does not verify.
+	southProofNorthData := southProofNorthRoot
+	southProofNorthData.TxData = []byte("north:transfers")
 	unknown := batch("west", n0, n1, "transfers")
 
 	raw := good.AppendTx(nil)
@@ -199,7 +213,8 @@ func TestAppRefusesBadBatches(t *testing.T) {
 		{"forged proof", forged.AppendTx(nil), ErrBadProof},
 		{"wrong previous root", wrongPrev.AppendTx(nil), ErrWrongPrevRoot},
 		{"other region's proof and root", southOnNorth.AppendTx(nil), ErrWrongPrevRoot},
-		{"other region's proof on this root", southProofNorthRoot.AppendTx(nil), ErrBadProof},
+		{"other region's batch on this root", southProofNorthRoot.AppendTx(nil), ErrWrongRegion},
+		{"other region's proof on this root", southProofNorthData.AppendTx(nil), ErrBadProof},
 		{"unknown region", unknown.AppendTx(nil), ErrUnknownRegion},
 		{"empty", nil, ErrMalformed},
 		{"truncated", raw[:len(raw)-1], ErrMalformed},

@@ -18,6 +18,7 @@ const (
 	CodeWrongPrevRoot uint32 = 3 // the batch does not start from the region's current root
 	CodeBadProof      uint32 = 4 // the batch proof does not verify
 	CodeInternal      uint32 = 5 // the node failed; retry on another node
+	CodeWrongRegion   uint32 = 6 // the batch data was built for another region
 )
 
 var (
@@ -31,6 +32,9 @@ var (
 	// ErrBadProof reports a batch whose proof does not verify against the
 	// region's verifying key, roots and transaction data.
 	ErrBadProof = &Error{Code: CodeBadProof}
+	// ErrWrongRegion reports a batch whose transaction data names another
+	// region than the one it was submitted for.
+	ErrWrongRegion = &Error{Code: CodeWrongRegion}
 	// ErrInternal reports a failure of the node itself.
 	ErrInternal = &Error{Code: CodeInternal}
 	// ErrNotAccepted reports a root the chain's validators did not sign:
@@ -44,6 +48,7 @@ var codeNames = map[uint32]string{
 	CodeWrongPrevRoot: "wrong previous root",
 	CodeBadProof:      "bad batch proof",
 	CodeInternal:      "internal error",
+	CodeWrongRegion:   "batch for another region",
 }
 
 // Error is a rollup module error: an ABCI code and a message for people.

@@ -26,7 +26,7 @@ import (
 const AppDBDir = "data/rollup.db"
 
 // NodeConfig configures a sidechain node: a CometBFT validator running the
-// rollup application. Its zero value, with Home and Verify set, is a
+// rollup application. Its zero value, with Home set, is a
 // validator listening for peers on 0.0.0.0:26656 with no RPC server.
 //
 // A home directory holds CometBFT's usual layout:
@@ -59,8 +59,9 @@ type NodeConfig struct {
 	// an empty block only every 30 s: a block that carries a batch is still
 	// followed at once by the block that signs its app hash.
 	Consensus *cmtcfg.ConsensusConfig
-	// Verify checks batch proofs: rollup.VerifyBatch in production.
-	Verify VerifyFunc
+	// Verifier checks batches; the zero value means RollupVerifier
+	// (rollup.VerifyBatch), what production nodes run. Tests may pass a fake.
+	Verifier Verifier
 }
 
 // EnsureDefaults fills the defaults described on the fields.
@@ -71,6 +72,9 @@ func (c *NodeConfig) EnsureDefaults() {
 	if c.P2PListen == "" {
 		c.P2PListen = "0.0.0.0:26656"
 	}
+	if c.Verifier.Verify == nil && c.Verifier.Bind == nil {
+		c.Verifier = RollupVerifier
+	}
 }
 
 // Validate reports a config the node cannot run with.
@@ -78,8 +82,8 @@ func (c *NodeConfig) Validate() error {
 	if c.Home == "" {
 		return errors.New("sidechain: no home directory; set it (sidechain start --home DIR)")
 	}
-	if c.Verify == nil {
-		return errors.New("sidechain: no proof verifier; production nodes pass rollup.VerifyBatch")
+	if c.Verifier.Verify == nil || c.Verifier.Bind == nil {
+		return errors.New("sidechain: incomplete batch verifier; leave Verifier zero for RollupVerifier")
 	}
 	for _, p := range c.Peers {
 		if _, err := p2p.NewNetAddressString(p); err != nil {
@@ -281,7 +285,7 @@ func NewNode(cfg NodeConfig, log *slog.Logger, reg prometheus.Registerer) (*Node
 	if err != nil {
 		return nil, err
 	}
-	app, err := OpenApp(filepath.Join(cfg.Home, AppDBDir), cfg.Verify, log, reg)
+	app, err := OpenApp(filepath.Join(cfg.Home, AppDBDir), cfg.Verifier, log, reg)
 	if err != nil {
 		return nil, err
 	}

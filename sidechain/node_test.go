@@ -73,7 +73,7 @@ func newTestNet(t *testing.T, n int) *testNet {
 		}
 		vals = append(vals, GenesisValidator{Name: info.Name, PubKey: info.PubKey})
 		ids = append(ids, info.NodeID+"@"+addrs[i])
-		tn.cfgs[i] = NodeConfig{Home: home, P2PListen: addrs[i], Consensus: testConsensus(), Verify: fakeVerify}
+		tn.cfgs[i] = NodeConfig{Home: home, P2PListen: addrs[i], Consensus: testConsensus(), Verifier: fakeVerifier}
 	}
 	doc, err := NewGenesis("ppstore-test", vals, testGenesis())
 	if err != nil {
@@ -228,7 +228,7 @@ func TestSingleNodeRestartKeepsRoots(t *testing.T) {
 		t.Fatal(err)
 	}
 	addrs := freeAddrs(t, 2)
-	cfg := NodeConfig{Home: home, P2PListen: addrs[0], RPCListen: addrs[1], Consensus: testConsensus(), Verify: fakeVerify}
+	cfg := NodeConfig{Home: home, P2PListen: addrs[0], RPCListen: addrs[1], Consensus: testConsensus(), Verifier: fakeVerifier}
 	open := func() *Node {
 		nd, err := NewNode(cfg, testLogger(t), nil)
 		if err != nil {
@@ -272,7 +272,7 @@ func TestSingleNodeRestartKeepsRoots(t *testing.T) {
 		t.Fatalf("root over RPC after restart = %x at %d, %v", got, h, err)
 	}
 	// The restarted chain goes on from the kept root.
-	if _, err := rc.SubmitBatch(ctx, "north", root("north/2"), root("north/3"), []byte("b3"), fakeProof([]byte("vk-north"), root("north/2"), root("north/3"), []byte("b3"))); err != nil {
+	if _, err := rc.SubmitBatch(ctx, "north", root("north/2"), root("north/3"), []byte("north:b3"), fakeProof([]byte("vk-north"), root("north/2"), root("north/3"), []byte("north:b3"))); err != nil {
 		t.Fatalf("batch after restart: %v", err)
 	}
 
@@ -283,7 +283,7 @@ func TestSingleNodeRestartKeepsRoots(t *testing.T) {
 			b    *Batch
 			want error
 		}{
-			{"forged proof", &Batch{Region: "north", PrevRoot: n3, NewRoot: root("x"), TxData: []byte("d"), Proof: []byte("forged")}, ErrBadProof},
+			{"forged proof", &Batch{Region: "north", PrevRoot: n3, NewRoot: root("x"), TxData: []byte("north:d"), Proof: []byte("forged")}, ErrBadProof},
 			{"wrong previous root", batch("north", root("north/1"), root("x"), "d"), ErrWrongPrevRoot},
 			{"unknown region", batch("west", n3, root("x"), "d"), ErrUnknownRegion},
 			{"bad region name", &Batch{Region: "no/slash", PrevRoot: n3, Proof: []byte("p")}, ErrMalformed},
