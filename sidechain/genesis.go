@@ -122,3 +122,5 @@ func ReadGenesisState(doc *cmttypes.GenesisDoc) (GenesisState, error) {
 	}
 	return gs, gs.Validate()
 }
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
