@@ -409,3 +409,15 @@ func (n *Node) WaitHeight(ctx context.Context, h int64) error {
 		}
 	}
 }
+
+// ReadNodeID returns the p2p node ID of the node whose home is home,
+// without creating anything.
+func ReadNodeID(home string) (string, error) {
+	c := NodeConfig{Home: home}
+	c.EnsureDefaults()
+	nk, err := p2p.LoadNodeKey(cometConfig(&c).NodeKeyFile())
+	if err != nil {
+		return "", fmt.Errorf("sidechain: node key: %w; run `sidechain init --home %s` first", err, home)
+	}
+	return string(nk.ID()), nil
+}
