@@ -29,6 +29,13 @@ type Config struct {
 	RoundInterval time.Duration `toml:"round_interval"` // how often the batcher looks for work; default 1s
 	KeysDir       string        `toml:"keys_dir"`       // cached circuit keys; default DataDir/keys
 	Faucet        uint64        `toml:"faucet"`         // genesis balance of the operator's account 0; default 1e12
+
+	// The sidechain the batches go to (read by cmd/zkstore, which dials it
+	// and calls Peer.SetChain): a node's RPC host:port and the genesis
+	// file whose validators are trusted. Empty: batches are proven, not
+	// submitted.
+	SidechainRPC     string `toml:"sidechain_rpc"`
+	SidechainGenesis string `toml:"sidechain_genesis"`
 }
 
 // EnsureDefaults fills zero fields with their defaults.

@@ -46,6 +46,7 @@ DIR/client.toml. Progress and diagnostics go to stderr, results to stdout.`,
 	root.AddCommand(newIDCmd())
 	root.AddCommand(newDevnetCmd())
 	root.AddCommand(newVersionCmd())
+	root.AddCommand(newWalletCmd())
 	return root
 }
 

@@ -13,6 +13,7 @@ import (
 	"os"
 
 	"github.com/ppstore/ppstore/daemon"
+	"github.com/ppstore/ppstore/sidechain"
 	"github.com/ppstore/ppstore/zkstore"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -43,6 +44,23 @@ func run() error {
 		return err
 	}
 	return daemon.Main("zkstore", cfg.DataDir, cfg.MetricsAddr, cfg.LogLevel, func(log *slog.Logger, reg prometheus.Registerer) (daemon.Service, error) {
-		return zkstore.New(cfg, log, reg)
+		p, err := zkstore.New(cfg, log, reg)
+		if err != nil || cfg.SidechainRPC == "" {
+			return p, err
+		}
+		var trust *sidechain.Trust
+		if cfg.SidechainGenesis != "" {
+			if trust, err = sidechain.TrustFromGenesisFile(cfg.SidechainGenesis); err != nil {
+				p.Close()
+				return nil, err
+			}
+		}
+		c, err := sidechain.Dial(cfg.SidechainRPC, trust)
+		if err != nil {
+			p.Close()
+			return nil, err
+		}
+		p.SetChain(c)
+		return p, nil
 	})
 }
