@@ -103,6 +103,9 @@ func New(t Type) (Message, error) {
 		if m = newShareMessage(t); m != nil { // share codes (share.go)
 			break
 		}
+		if m = newZkStore(t); m != nil { // zkStore (zkstore.go)
+			break
+		}
 		return nil, Errorf(CodeBadRequest, "unknown message type %d", uint16(t))
 	}
 	return m, nil

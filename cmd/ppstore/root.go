@@ -49,6 +49,7 @@ DIR/client.toml. Progress and diagnostics go to stderr, results to stdout.`,
 	root.AddCommand(newRmCmd())
 	addShareCommands(root) // share.go: --identity, put --private, share, unshare
 	root.AddCommand(newPlayCmd())
+	root.AddCommand(newWalletCmd())
 	return root
 }
 

@@ -1,0 +1,131 @@
+package rollup
+
+import (
+	"testing"
+
+	"github.com/consensys/gnark-crypto/ecc"
+	"github.com/consensys/gnark/test"
+)
+
+func isSolved(t *testing.T, ws []TxWitness, edit func(*Circuit)) error {
+	t.Helper()
+	a, _, err := Assign(Params{Depth: testDepth, BatchSize: len(ws)}, testRegion, ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(a)
+	}
+	return test.IsSolved(NewCircuit(testDepth, len(ws)), a, ecc.BN254.ScalarField())
+}
+
+// A batch of two honest transfers, one of them opening a new account,
+// satisfies the circuit; the same through forceApply (the helper the failing
+// cases use) too.
+func TestCircuitAcceptsHonestBatch(t *testing.T) {
+	f := newFixture(t, []string{"op", "alice"}, []uint64{1000, 100})
+	w1 := f.apply(f.transfer("alice", "bob", 40, 0)) // opens bob
+	w2 := f.apply(f.transfer("op", "alice", 7, 0))
+	if err := isSolved(t, []TxWitness{w1, w2}, nil); err != nil {
+		t.Fatalf("honest batch refused: %v", err)
+	}
+
+	g := newFixture(t, []string{"op", "alice"}, []uint64{1000, 100})
+	st := g.transfer("alice", "alice", 30, 0) // a self-transfer
+	w3 := g.forceApply(st, g.honest(st))
+	st = g.transfer("op", "alice", 1, 0)
+	w4 := g.forceApply(st, g.honest(st))
+	if err := isSolved(t, []TxWitness{w3, w4}, nil); err != nil {
+		t.Fatalf("honest forced batch refused: %v", err)
+	}
+}
+
+func TestCircuitRefuses(t *testing.T) {
+	cases := []struct {
+		name  string
+		build func(f *fixture) ([]TxWitness, func(*Circuit))
+	}{
+		{"bad signature", func(f *fixture) ([]TxWitness, func(*Circuit)) {
+			st := f.transfer("alice", "op", 10, 0)
+			forged, _ := Sign(f.key("mallory"), testRegion, st.Transfer)
+			c := f.honest(st)
+			st.Sig = forged.Sig
+			return []TxWitness{f.forceApply(st, c)}, nil
+		}},
+		{"signature for another region", func(f *fixture) ([]TxWitness, func(*Circuit)) {
+			st := f.transfer("alice", "op", 10, 0)
+			other, _ := Sign(f.key("alice"), RegionTag("elsewhere"), st.Transfer)
+			c := f.honest(st)
+			st.Sig = other.Sig
+			return []TxWitness{f.forceApply(st, c)}, nil
+		}},
+		{"overdraft", func(f *fixture) ([]TxWitness, func(*Circuit)) {
+			st := f.transfer("alice", "op", 101, 0)
+			return []TxWitness{f.forceApply(st, f.honest(st))}, nil
+		}},
+		{"wrong nonce", func(f *fixture) ([]TxWitness, func(*Circuit)) {
+			st := f.transfer("alice", "op", 10, 1) // alice's nonce is 0
+			return []TxWitness{f.forceApply(st, f.honest(st))}, nil
+		}},
+		{"replayed nonce", func(f *fixture) ([]TxWitness, func(*Circuit)) {
+			st := f.transfer("alice", "op", 10, 0)
+			w1 := f.forceApply(st, f.honest(st))
+			return []TxWitness{w1, f.forceApply(st, f.honest(st))}, nil
+		}},
+		{"wrong previous root", func(f *fixture) ([]TxWitness, func(*Circuit)) {
+			st := f.transfer("alice", "op", 10, 0)
+			empty := f.s.EmptyRoot()
+			return []TxWitness{f.forceApply(st, f.honest(st))}, func(c *Circuit) { c.PrevRoot = elem(empty) }
+		}},
+		{"wrong new root", func(f *fixture) ([]TxWitness, func(*Circuit)) {
+			st := f.transfer("alice", "op", 10, 0)
+			w := f.forceApply(st, f.honest(st))
+			return []TxWitness{w}, func(c *Circuit) { c.NewRoot = elem(w.RootBefore) }
+		}},
+		{"sender leaf balance does not match its hash", func(f *fixture) ([]TxWitness, func(*Circuit)) {
+			st := f.transfer("alice", "op", 500, 0)
+			c := f.honest(st)
+			c.fromBal = 1000 // alice holds 100
+			return []TxWitness{f.forceApply(st, c)}, nil
+		}},
+		{"sender leaf key does not match its hash", func(f *fixture) ([]TxWitness, func(*Circuit)) {
+			st, _ := Sign(f.key("mallory"), testRegion, Transfer{From: f.index["alice"], To: 0, Amount: 50, ToKey: f.key("op").Public()})
+			c := f.honest(st)
+			c.fromKey = f.key("mallory").Public()
+			return []TxWitness{f.forceApply(st, c)}, nil
+		}},
+		{"receiver leaf balance does not match its hash", func(f *fixture) ([]TxWitness, func(*Circuit)) {
+			st := f.transfer("alice", "op", 10, 0)
+			c := f.honest(st)
+			c.toBal += 5000
+			return []TxWitness{f.forceApply(st, c)}, nil
+		}},
+		{"receiver named with another key", func(f *fixture) ([]TxWitness, func(*Circuit)) {
+			st, _ := Sign(f.key("alice"), testRegion, Transfer{From: f.index["alice"], To: f.index["op"], Amount: 10, ToKey: f.key("carol").Public()})
+			return []TxWitness{f.forceApply(st, f.honest(st))}, nil
+		}},
+		{"existing receiver claimed empty", func(f *fixture) ([]TxWitness, func(*Circuit)) {
+			st := f.transfer("alice", "op", 10, 0)
+			c := f.honest(st)
+			c.toNew, c.toBal, c.toNonce = true, 0, 0
+			return []TxWitness{f.forceApply(st, c)}, nil
+		}},
+		{"tampered commitment", func(f *fixture) ([]TxWitness, func(*Circuit)) {
+			st := f.transfer("alice", "op", 10, 0)
+			return []TxWitness{f.forceApply(st, f.honest(st))}, func(c *Circuit) { c.Commitment = 12345 }
+		}},
+		{"receiver balance overflow", func(f *fixture) ([]TxWitness, func(*Circuit)) {
+			st := f.transfer("alice", "rich", 10, 0)
+			return []TxWitness{f.forceApply(st, f.honest(st))}, nil
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, []string{"op", "alice", "rich"}, []uint64{1000, 100, ^uint64(0) - 5})
+			ws, edit := tc.build(f)
+			if err := isSolved(t, ws, edit); err == nil {
+				t.Fatal("circuit accepted a bad witness")
+			}
+		})
+	}
+}
