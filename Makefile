@@ -37,6 +37,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./wire/
 	$(GO) test -run '^$$' -fuzz FuzzRoundTrip -fuzztime 30s ./shard/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeManifest -fuzztime 30s ./shard/
+	$(GO) test -run '^$$' -fuzz FuzzDecodeTx -fuzztime 30s ./sidechain/
+	$(GO) test -run '^$$' -fuzz FuzzDecodeLeaf -fuzztime 30s ./sidechain/
 
 clean:
 	rm -rf $(BIN) .devnet

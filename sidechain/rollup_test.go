@@ -10,7 +10,9 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble"
 	"github.com/cockroachdb/pebble/vfs"
@@ -286,6 +288,13 @@ func BenchmarkCheckRealBatch(b *testing.B) {
 	tx := bt.AppendTx(nil)
 	req := &abci.QueryRequest{Path: QueryCheck, Data: tx}
 	b.ReportMetric(float64(len(bt.TxData)), "txdata-B")
+	if r, _ := a.Query(context.Background(), req); r.Code != 0 { // parse and cache the key
+		b.Fatal(r.Log)
+	}
+	// On a shared machine wall time per op counts the time other processes
+	// hold the cores; the process's CPU time per op is what a validator
+	// with a core of its own would see.
+	cpu0 := cpuTime()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		r, _ := a.Query(context.Background(), req)
@@ -293,4 +302,15 @@ func BenchmarkCheckRealBatch(b *testing.B) {
 			b.Fatal(r.Log)
 		}
 	}
+	b.StopTimer()
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N)/1e6, "cpu-ms/op")
+}
+
+// cpuTime is the process's user and system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
