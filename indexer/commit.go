@@ -84,6 +84,9 @@ func checkCommit(owner identity.PeerID, c *wire.Commit) (fileRecord, error) {
 		}
 		rec.replicas[i] = miners
 	}
+	if err := checkPrivatePlacement(m, rec.replicas); err != nil { // private.go
+		return fileRecord{}, err
+	}
 	return rec, nil
 }
 

@@ -167,6 +167,7 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (_ *Peer, err 
 	p.node.Handle(wire.TypeCommit, transport.Unary(p.handleCommit))
 	p.node.Handle(wire.TypeLocate, transport.Unary(p.handleLocate))
 	p.node.Handle(wire.TypeListFiles, transport.Unary(p.handleListFiles))
+	p.handleShare() // private.go
 	return p, nil
 }
 

@@ -32,6 +32,12 @@ type Config struct {
 	Capacity  config.ByteSize `toml:"capacity"`   // bytes offered for shards
 	RecordTTL time.Duration   `toml:"record_ttl"` // lifetime of the record at the bootstrap; refreshed every third of it
 
+	// Share codes (access.go): the indexer to pull revocations from
+	// ("peerID@host:port"; default: found through the bootstrap) and how
+	// often (default DefaultRevocationRefresh).
+	Indexer           string        `toml:"indexer"`
+	RevocationRefresh time.Duration `toml:"revocation_refresh"`
+
 	// Knobs for tests; zero means the defaults below.
 	dialTimeout    time.Duration // connecting to the next miner of a chain
 	idleTimeout    time.Duration // longest pause between two pieces of an upload

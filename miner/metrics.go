@@ -58,3 +58,36 @@ func newMetrics(reg prometheus.Registerer, st *store) (*metrics, error) {
 	}
 	return m, nil
 }
+
+// accessMetrics are the metrics of share codes and private shards (access.go).
+type accessMetrics struct {
+	refusals     *prometheus.CounterVec
+	revocations  prometheus.Gauge
+	pullFailures prometheus.Counter
+}
+
+func newAccessMetrics(reg prometheus.Registerer) (*accessMetrics, error) {
+	m := &accessMetrics{
+		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "ppstore", Subsystem: "miner", Name: "share_refusals_total",
+			Help: "Reads of private shards refused, by error code (expired, forged, revoked, denied...).",
+		}, []string{"code"}),
+		revocations: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "ppstore", Subsystem: "miner", Name: "revocations",
+			Help: "Revoked share codes known to this miner and not yet expired.",
+		}),
+		pullFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "ppstore", Subsystem: "miner", Name: "revocation_pull_failures_total",
+			Help: "Failed pulls of revocations from the indexer.",
+		}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.refusals, m.revocations, m.pullFailures} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}

@@ -30,6 +30,7 @@ type Peer struct {
 	metrics *metrics
 	node    *transport.Node
 	reg     *discover.Registrar // nil until seeds are known, or without any bootstrap
+	access  *access             // private marks and revocations (access.go)
 
 	uploadsMu sync.Mutex
 	uploads   map[identity.PeerID]int // uploads in progress per sending peer
@@ -75,6 +76,10 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Peer, error)
 	p.node.Handle(wire.TypePing, transport.Ping(wire.RoleMiner))
 	p.node.Handle(wire.TypeStoreShard, p.handleStoreShard)
 	p.node.Handle(wire.TypeGetPiece, p.handleGetPiece)
+	if err := p.initAccess(reg); err != nil {
+		p.Close()
+		return nil, err
+	}
 
 	if len(cfg.Bootstrap) > 0 {
 		seeds, err := discover.ParseSeeds(cfg.Bootstrap)
@@ -112,6 +117,7 @@ func (p *Peer) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return p.node.Serve(gctx) })
 	g.Go(func() error { return p.register(gctx) })
+	g.Go(func() error { return p.access.run(gctx) })
 	return g.Wait()
 }
 

@@ -13,7 +13,7 @@ import (
 // The bytes are read from disk as they are, not re-hashed: the client checks
 // every piece against the shard's root, and finding bit rot is the
 // verifier's job.
-func (p *Peer) handleGetPiece(_ context.Context, s *transport.Stream, m wire.Message) error {
+func (p *Peer) handleGetPiece(ctx context.Context, s *transport.Stream, m wire.Message) error {
 	req, ok := m.(*wire.GetPiece)
 	if !ok {
 		return wire.Errorf(wire.CodeBadRequest, "unexpected %v", m.Type())
@@ -25,6 +25,9 @@ func (p *Peer) handleGetPiece(_ context.Context, s *transport.Stream, m wire.Mes
 	rec := p.store.get(root)
 	if rec == nil {
 		return wire.Errorf(wire.CodeNotFound, "miner %s does not hold %v", p.short, req.Shard)
+	}
+	if err := p.access.allow(ctx, s.Peer(), req.Shard, root, rec); err != nil {
+		return err
 	}
 	i := int(req.Index)
 	if i >= len(rec.pieces) {

@@ -38,12 +38,12 @@ type Source interface {
 
 type streamSource struct{ s *user.Stream }
 
-func (s streamSource) Size() int64 { return s.s.Size() }
+func (s streamSource) Size() int64 { return s.s.PlainSize() }
 func (s streamSource) Open(ctx context.Context, off, n int64) io.ReadCloser {
-	return s.s.Range(ctx, off, n)
+	return s.s.PlainRange(ctx, off, n)
 }
 
-// FromStream plays a user.Stream.
+// FromStream plays a user.Stream: its plaintext, for a private file.
 func FromStream(s *user.Stream) Source { return streamSource{s} }
 
 // Server is the http.Handler of one file.

@@ -22,6 +22,9 @@ type GetOptions struct {
 	// Run is the most consecutive pieces of one shard asked of a miner in one
 	// request; default Config.RunPieces.
 	Run int
+	// Access is what a share code gave (Client.Resolve); nil reads public
+	// files, and private ones as their owner.
+	Access *Access
 }
 
 // ErrNoReplica is returned when some piece can be fetched from no miner.
@@ -48,8 +51,16 @@ func (c *Client) Get(ctx context.Context, file cid.Cid, w io.Writer, opts GetOpt
 
 // Fetch is Get for a file already located with Stat.
 func (c *Client) Fetch(ctx context.Context, st *FileStat, w io.Writer, opts GetOptions) (*GetResult, error) {
+	if a := opts.Access; a != nil && a.File.String() != st.CID {
+		return nil, wire.Errorf(wire.CodeShareDenied, "the share code is for file %v, not %v", a.File, st.CID)
+	}
+	w, finish := c.decrypting(st, w, opts.Access) // private files (private.go)
 	d := newDownload(c, st, w, opts)
 	err := d.run(ctx)
+	if err == nil {
+		err = finish()
+	}
+	err = noKey(err, opts.Access)
 	res := &GetResult{Stat: st, PiecesByMiner: map[string]int{}, DroppedMiners: map[string]error{}}
 	d.mu.Lock()
 	for mk, n := range d.byMiner {
@@ -76,6 +87,7 @@ type download struct {
 	progress func(int64)
 	window   int
 	runLen   int
+	access   *Access // presented to miners (share.go)
 
 	pieces  []pieceRef
 	holders [][]sched.Miner // per shard
@@ -99,7 +111,7 @@ type download struct {
 
 func newDownload(c *Client, st *FileStat, w io.Writer, opts GetOptions) *download {
 	m := st.manifest
-	d := &download{c: c, m: m, st: st, w: w, progress: opts.Progress, s: sched.NewRarestFirst(),
+	d := &download{c: c, m: m, st: st, w: w, progress: opts.Progress, s: sched.NewRarestFirst(), access: opts.Access,
 		ready: map[int][]byte{}, bufs: map[int][]byte{}, addrs: map[sched.Miner]wire.NodeAddr{}, dropped: map[sched.Miner]error{}, byMiner: map[sched.Miner]int{}}
 	if d.progress == nil {
 		d.progress = func(int64) {}
@@ -293,6 +305,10 @@ func (d *download) tunnel(ctx context.Context, mk sched.Miner) {
 			case errors.Is(err, wire.ErrNotFound):
 				// This miner lost the shard: ask others for the piece.
 				d.s.Fail(failed, mk)
+			case refusedAccess(err):
+				// Every miner checks a code the same way: the get ends here.
+				d.s.Release(failed)
+				d.fail(err)
 			default:
 				// Bad bytes, a dead connection or a timeout: stop using the miner.
 				d.c.log.Warn("dropping miner", "miner", addr.Peer.Short(), "piece", failed, "err", err)
@@ -325,7 +341,7 @@ func (d *download) tunnel(ctx context.Context, mk sched.Miner) {
 func (d *download) fetchRun(ctx context.Context, addr wire.NodeAddr, mk sched.Miner, run []int) (int, error) {
 	first := d.pieces[run[0]]
 	buf := func() []byte { return d.pool.Get().([]byte) }
-	return d.c.fetchRun(ctx, d.m, addr, first.shard, first.index, len(run), buf, func(k int, data, b []byte) {
+	return d.c.fetchRun(ctx, d.m, d.access, addr, first.shard, first.index, len(run), buf, func(k int, data, b []byte) {
 		gp := run[k]
 		d.mu.Lock()
 		d.s.Done(gp)

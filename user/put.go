@@ -20,6 +20,7 @@ type PutOptions struct {
 	Name     string      // recorded for ls; default none
 	Replicas int         // default from Config
 	Progress func(int64) // called with bytes uploaded (first copy only)
+	Private  bool        // encrypt here before sharding; only this identity or a share code reads it (private.go)
 }
 
 // maxAttempts bounds how often one shard is re-placed after failures.
@@ -33,6 +34,14 @@ func (c *Client) Put(ctx context.Context, r io.Reader, opts PutOptions) (cid.Cid
 	if err := c.CheckPut(r, opts); err != nil { // validate.go: nothing sent yet
 		return cid.Undef, err
 	}
+	if opts.Private {
+		return c.putPrivate(ctx, r, opts)
+	}
+	return c.put(ctx, r, opts, nil)
+}
+
+// put is Put once checked; pp is nil or the state of a private put (private.go).
+func (c *Client) put(ctx context.Context, r io.Reader, opts PutOptions, pp *privatePut) (cid.Cid, error) {
 	replicas := opts.Replicas
 	if replicas == 0 {
 		replicas = c.cfg.Replicas
@@ -41,6 +50,9 @@ func (c *Client) Put(ctx context.Context, r io.Reader, opts PutOptions) (cid.Cid
 		return cid.Undef, fmt.Errorf("replicas = %d, want 1..%d", replicas, maxReplicas)
 	}
 	params := shard.Params{ShardSize: int64(c.cfg.ShardSize), PieceSize: int64(c.cfg.PieceSize)}
+	if pp != nil {
+		params = pp.params
+	}
 	sp, err := shard.NewSplitter(r, params)
 	if err != nil {
 		return cid.Undef, err
@@ -77,7 +89,7 @@ func (c *Client) Put(ctx context.Context, r io.Reader, opts PutOptions) (cid.Cid
 	for w := 0; w < c.cfg.Uploads; w++ {
 		g.Go(func() error {
 			for s := range shards {
-				rs, err := c.storeShard(gctx, s, params.WithDefaults().PieceSize, replicas, progress, bad)
+				rs, err := c.storeShard(gctx, s, params.WithDefaults().PieceSize, replicas, progress, bad, pp)
 				if err != nil {
 					return fmt.Errorf("shard %d (%v): %w", s.Index, s.CID(), err)
 				}
@@ -87,6 +99,7 @@ func (c *Client) Put(ctx context.Context, r io.Reader, opts PutOptions) (cid.Cid
 				}
 				receipts[s.Index] = rs
 				mu.Unlock()
+				pp.stored(s.Index, rs)
 			}
 			return nil
 		})
@@ -101,6 +114,9 @@ func (c *Client) Put(ctx context.Context, r io.Reader, opts PutOptions) (cid.Cid
 	for len(receipts) < len(m.Shards) {
 		receipts = append(receipts, nil)
 	}
+	if err := c.finishPrivate(ctx, pp, m, receipts); err != nil {
+		return cid.Undef, err
+	}
 	var done wire.Committed
 	if err := c.callIndexer(ctx, &wire.Commit{Manifest: m.Encode(), Name: opts.Name, Receipts: receipts}, &done); err != nil {
 		return cid.Undef, fmt.Errorf("recording the file: %w", err)
@@ -113,7 +129,7 @@ func (c *Client) Put(ctx context.Context, r io.Reader, opts PutOptions) (cid.Cid
 
 // storeShard places and uploads one shard until it has the wanted number of
 // replicas with valid receipts.
-func (c *Client) storeShard(ctx context.Context, s *shard.Shard, pieceSize int64, replicas int, progress func(int64), bad *badMiners) ([]wire.Receipt, error) {
+func (c *Client) storeShard(ctx context.Context, s *shard.Shard, pieceSize int64, replicas int, progress func(int64), bad *badMiners, pp *privatePut) ([]wire.Receipt, error) {
 	var (
 		got     []wire.Receipt
 		have    = map[identity.PeerID]bool{}
@@ -124,7 +140,12 @@ func (c *Client) storeShard(ctx context.Context, s *shard.Shard, pieceSize int64
 		need := replicas - len(got)
 		var pl wire.Placement
 		avoid := append(append(bad.list(), exclude...), keys(have)...)
-		err := c.callIndexer(ctx, &wire.Place{Replicas: uint8(need), ShardSize: uint64(len(s.Data)), Count: 1, Exclude: avoid}, &pl)
+		apart, err := pp.apart(ctx, s.Index) // a private file's shard 1 avoids shard 0's miners
+		if err != nil {
+			return nil, err
+		}
+		avoid = append(avoid, apart...)
+		err = c.callIndexer(ctx, &wire.Place{Replicas: uint8(need), ShardSize: uint64(len(s.Data)), Count: 1, Exclude: avoid}, &pl)
 		if err != nil {
 			if lastErr != nil {
 				return nil, fmt.Errorf("%w (after: %v)", err, lastErr)
@@ -138,6 +159,7 @@ func (c *Client) storeShard(ctx context.Context, s *shard.Shard, pieceSize int64
 		if err := checkChain(chain, avoid); err != nil {
 			return nil, err
 		}
+		pp.saw(chain)
 		up := progress // only the first attempt's bytes count as progress
 		if attempt > 0 {
 			up = func(int64) {}

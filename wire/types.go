@@ -95,6 +95,9 @@ func New(t Type) (Message, error) {
 	case TypePiece:
 		m = new(Piece)
 	default:
+		if m = newShareMessage(t); m != nil { // share codes (share.go)
+			break
+		}
 		return nil, Errorf(CodeBadRequest, "unknown message type %d", uint16(t))
 	}
 	return m, nil

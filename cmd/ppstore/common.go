@@ -55,6 +55,9 @@ func openClient(cmd *cobra.Command) (*user.Client, error) {
 	if cfg.DataDir != "" && !filepath.IsAbs(cfg.DataDir) {
 		cfg.DataDir = filepath.Join(filepath.Dir(path), cfg.DataDir)
 	}
+	if err := applyIdentity(cmd, &cfg); err != nil { // share.go
+		return nil, err
+	}
 	level := "error"
 	if verbose, _ := cmd.Flags().GetBool("verbose"); verbose {
 		level = "debug"

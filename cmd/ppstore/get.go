@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ppstore/ppstore/progress"
+	"github.com/ppstore/ppstore/sharecode"
 	"github.com/ppstore/ppstore/user"
 	"github.com/ppstore/ppstore/wire"
 	"github.com/spf13/cobra"
@@ -19,25 +20,33 @@ func newGetCmd() *cobra.Command {
 		quiet, stats bool
 	)
 	cmd := &cobra.Command{
-		Use:   "get [flags] CID",
+		Use:   "get [flags] CID|CODE",
 		Short: "Fetch a file",
 		Long: `Fetch the file CID from the miners holding its shards, checking every byte.
 Without -o the data goes to stdout; with -o it is written to a temporary
-file beside FILE and renamed over it only once complete.`,
+file beside FILE and renamed over it only once complete.
+
+Instead of a CID, give a share code (ppstore share) to get a file another
+identity stored, private or not.`,
 		Example: `  ppstore get CID -o copy.mp4
   ppstore get -q CID | tar x`,
-		Args:              exactArgs(1, "one CID"),
+		Args:              exactArgs(1, "one CID or share code"),
 		ValidArgsFunction: noFileCompletion,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := user.ParseFileCID(args[0])
-			if err != nil {
-				return err
+			if !sharecode.IsCode(args[0]) {
+				if _, err := user.ParseFileCID(args[0]); err != nil {
+					return err
+				}
 			}
 			c, err := openClient(cmd)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
+			id, access, err := c.Resolve(cmd.Context(), args[0]) // a CID or a share code (share.go)
+			if err != nil {
+				return err
+			}
 			st, err := c.Stat(cmd.Context(), id)
 			if err != nil {
 				if errors.Is(err, wire.ErrNotFound) {
@@ -62,7 +71,7 @@ file beside FILE and renamed over it only once complete.`,
 				}
 				defer bar.Close()
 				start := time.Now()
-				res, err := c.Fetch(cmd.Context(), st, w, user.GetOptions{Progress: bar.Add})
+				res, err := c.Fetch(cmd.Context(), st, w, user.GetOptions{Progress: bar.Add, Access: access})
 				if err != nil {
 					return err
 				}

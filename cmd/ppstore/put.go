@@ -60,7 +60,7 @@ before the first byte is sent.`,
 				return err
 			}
 			defer c.Close()
-			opts := user.PutOptions{Name: name, Replicas: replicas}
+			opts := user.PutOptions{Name: name, Replicas: replicas, Private: privateFlag(cmd)}
 			if err := c.CheckPut(in, opts); err != nil {
 				return fmt.Errorf("%s: %w", displayInput(args[0]), err)
 			}

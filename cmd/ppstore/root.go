@@ -47,6 +47,7 @@ DIR/client.toml. Progress and diagnostics go to stderr, results to stdout.`,
 	root.AddCommand(newDevnetCmd())
 	root.AddCommand(newVersionCmd())
 	root.AddCommand(newPlayCmd())
+	addShareCommands(root) // share.go: --identity, put --private, share, unshare
 	return root
 }
 
