@@ -415,3 +415,38 @@ func TestPlayPrivateWithCode(t *testing.T) {
 	r.refreshRevocations()
 	refused(code.String(), "revoked")
 }
+
+// A miner stopped while a player reads from `ppstore play` (real miners,
+// every shard on two of three): the read goes on from the other replicas
+// and the bytes are the file's.
+func TestPlayMinerStoppedMidStream(t *testing.T) {
+	r := newRegion(t, 3)
+	c := r.client()
+	defer c.Close()
+	data := make([]byte, 24<<20)
+	rand.Read(data)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	id, err := c.Put(ctx, bytes.NewReader(data), user.PutOptions{Replicas: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := startPlay(t, r, id)
+	resp, err := http.Get(page + "file")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got := make([]byte, 6<<20)
+	if _, err := io.ReadFull(resp.Body, got); err != nil {
+		t.Fatal(err)
+	}
+	r.miners[0].stop()
+	rest, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("after stopping a miner: %v", err)
+	}
+	if got = append(got, rest...); !bytes.Equal(got, data) {
+		t.Fatalf("read %d bytes that differ from the file's %d", len(got), len(data))
+	}
+}
