@@ -195,3 +195,26 @@ func TestWriteFileAtomicallyErrorsNameThePath(t *testing.T) {
 type readerWriterFunc func([]byte) (int, error)
 
 func (f readerWriterFunc) Write(p []byte) (int, error) { return f(p) }
+
+// Whatever bytes a name from the indexer holds, ls shows it on one line
+// without control characters, and a quoted name unquotes to it.
+func FuzzQuoteIfNeeded(f *testing.F) {
+	for _, s := range []string{"plain", "two\nlines", "\x1b[2J", `"q"`, "\xff\xfe", "\u202e", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		shown := quoteIfNeeded(name)
+		for _, r := range shown {
+			if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+				t.Fatalf("quoteIfNeeded(%q) = %q holds control character %U", name, shown, r)
+			}
+		}
+		if shown == name {
+			return
+		}
+		back, err := strconv.Unquote(shown)
+		if err != nil || back != name {
+			t.Fatalf("quoteIfNeeded(%q) = %s, unquotes to %q (%v)", name, shown, back, err)
+		}
+	})
+}
