@@ -111,17 +111,23 @@ func (s *Server) Prefetch(ctx context.Context) { s.contentType(ctx) }
 // the first a player asks for anyway).
 func (s *Server) contentType(ctx context.Context) string {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.mediaType == "" {
-		rd := s.src.Open(ctx, 0, 512)
-		head, err := io.ReadAll(rd)
-		rd.Close()
-		if err != nil {
-			return "application/octet-stream" // sniffed again by the next request
-		}
-		s.mediaType = http.DetectContentType(head)
+	mt := s.mediaType
+	s.mu.Unlock()
+	if mt != "" {
+		return mt
 	}
-	return s.mediaType
+	// Not under the lock: a request whose player left must not hold up others.
+	rd := s.src.Open(ctx, 0, 512)
+	head, err := io.ReadAll(rd)
+	rd.Close()
+	if err != nil {
+		return "application/octet-stream" // sniffed again by the next request
+	}
+	mt = http.DetectContentType(head)
+	s.mu.Lock()
+	s.mediaType = mt
+	s.mu.Unlock()
+	return mt
 }
 
 // Errors of a Range header, answered 400 and 416.
