@@ -27,6 +27,9 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./shard/ ./indexer/
 	PPSTORE_BENCH=1 $(GO) test -count=1 -run 'Ratio|P99' -v ./shard/ ./indexer/
 	bash bench/transfer.sh
+	$(GO) test -run '^$$' -bench SimStream -benchtime 1x ./sched/
+	PPSTORE_BENCH=1 $(GO) test -count=1 -run 'StreamStallsBench' -v ./user/
+	PPSTORE_BENCH=1 $(GO) test -count=1 -run 'PlayFirstByteBench' -v ./e2e/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
@@ -39,6 +42,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeManifest -fuzztime 30s ./shard/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeTx -fuzztime 30s ./sidechain/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeLeaf -fuzztime 30s ./sidechain/
+	$(GO) test -run '^$$' -fuzz FuzzParseRange -fuzztime 30s ./play/
 
 clean:
 	rm -rf $(BIN) .devnet

@@ -74,14 +74,28 @@ func putFile(t *testing.T, c *user.Client, path string) (cid.Cid, int64) {
 // it prints first and when the command started. The command is interrupted
 // (SIGINT) at the end of the test and must exit cleanly.
 func startPlay(t *testing.T, r *region, file cid.Cid) (string, time.Time) {
+	return startPlayAs(t, r, file.String())
+}
+
+// playConfig writes a client config for the region's ppstore commands.
+func playConfig(t *testing.T, r *region) string {
 	t.Helper()
 	cfg := filepath.Join(t.TempDir(), "client.toml")
 	toml := fmt.Sprintf("data_dir = %q\nbootstrap = [%q]\nlisten = \"127.0.0.1:0\"\n", filepath.Join(r.dir, "client"), config.FormatPeerAddr(r.bootA))
 	if err := os.WriteFile(cfg, []byte(toml), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return cfg
+}
+
+// startPlayAs is startPlay of target (a CID or a share code) with global
+// flags first (such as --identity DIR).
+func startPlayAs(t *testing.T, r *region, target string, global ...string) (string, time.Time) {
+	t.Helper()
+	cfg := playConfig(t, r)
 	start := time.Now()
-	cmd := exec.Command(filepath.Join(binDir, "ppstore"), "--config", cfg, "play", file.String(), "--listen", "127.0.0.1:0")
+	args := append(append([]string{"--config", cfg}, global...), "play", target, "--listen", "127.0.0.1:0")
+	cmd := exec.Command(filepath.Join(binDir, "ppstore"), args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
@@ -338,5 +352,101 @@ func TestPlayFirstByteBench(t *testing.T) {
 	t.Logf("first byte after a seek:  median %v, max %v (%v)", med(seeks), slices.Max(seeks), seeks)
 	if med(starts) > 300*time.Millisecond || med(seeks) > 300*time.Millisecond {
 		t.Errorf("a median is above the 300 ms target")
+	}
+}
+
+// A private video plays from another identity with a share code, decrypted
+// as it streams; without the code, or with a revoked one, play refuses and
+// says why.
+func TestPlayPrivateWithCode(t *testing.T) {
+	ffmpeg := needTool(t, "ffmpeg")
+	dir := t.TempDir()
+	src := makeVideo(t, ffmpeg, dir, "clip.mp4", 6, "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "3M", "-pix_fmt", "yuv420p", "-movflags", "+faststart")
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRegion(t, 4)
+	alice := r.clientAs("alice")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	id, err := alice.Put(ctx, bytes.NewReader(data), user.PutOptions{Private: true, Replicas: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := alice.Share(ctx, id, user.ShareOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob := filepath.Join(r.dir, "id-bob")
+	page, _ := startPlayAs(t, r, code.String(), "--identity", bob)
+	want := framemd5(t, ffmpeg, src, 0)
+	if got := framemd5(t, ffmpeg, page+"file", 0); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("decoded %d frames from the private play URL, %d from the file, or they differ", len(got), len(want))
+	}
+	if got, wantEnd := framemd5(t, ffmpeg, page+"file", 5), framemd5(t, ffmpeg, src, 5); strings.Join(got, "\n") != strings.Join(wantEnd, "\n") {
+		t.Fatalf("from 5 s: %d frames from the URL, %d from the file", len(got), len(wantEnd))
+	}
+
+	refused := func(target, why string) {
+		t.Helper()
+		cmd := exec.Command(filepath.Join(binDir, "ppstore"), "--config", playConfig(t, r), "--identity", bob, "play", target, "--listen", "127.0.0.1:0")
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		done := make(chan error, 1)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err == nil || stdout.Len() > 0 || !strings.Contains(stderr.String(), why) {
+				t.Fatalf("play %.20s...: %v, stdout %q, stderr %q; want a refusal naming %q", target, err, stdout.String(), stderr.String(), why)
+			}
+		case <-time.After(60 * time.Second):
+			cmd.Process.Kill()
+			t.Fatalf("play %.20s... still running after 60 s", target)
+		}
+	}
+	refused(id.String(), "share code")
+	if err := alice.Unshare(ctx, code.String()); err != nil {
+		t.Fatal(err)
+	}
+	r.refreshRevocations()
+	refused(code.String(), "revoked")
+}
+
+// A miner stopped while a player reads from `ppstore play` (real miners,
+// every shard on two of three): the read goes on from the other replicas
+// and the bytes are the file's.
+func TestPlayMinerStoppedMidStream(t *testing.T) {
+	r := newRegion(t, 3)
+	c := r.client()
+	defer c.Close()
+	data := make([]byte, 24<<20)
+	rand.Read(data)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	id, err := c.Put(ctx, bytes.NewReader(data), user.PutOptions{Replicas: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := startPlay(t, r, id)
+	resp, err := http.Get(page + "file")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got := make([]byte, 6<<20)
+	if _, err := io.ReadFull(resp.Body, got); err != nil {
+		t.Fatal(err)
+	}
+	r.miners[0].stop()
+	rest, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("after stopping a miner: %v", err)
+	}
+	if got = append(got, rest...); !bytes.Equal(got, data) {
+		t.Fatalf("read %d bytes that differ from the file's %d", len(got), len(data))
 	}
 }

@@ -414,7 +414,7 @@ func (r *ReaderAt) ReadAt(p []byte, off int64) (int, error) {
 		i := off / r.chunk
 		plen := min(r.chunk, r.size-i*r.chunk)
 		c := ct[:plen+Overhead]
-		if _, err := r.ct.ReadAt(c, HeaderSize+i*sealed); err != nil && !(err == io.EOF) {
+		if _, err := r.ct.ReadAt(c, HeaderSize+i*sealed); err != nil && err != io.EOF {
 			return done, err
 		}
 		var err error

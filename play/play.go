@@ -38,12 +38,12 @@ type Source interface {
 
 type streamSource struct{ s *user.Stream }
 
-func (s streamSource) Size() int64 { return s.s.Size() }
+func (s streamSource) Size() int64 { return s.s.PlainSize() }
 func (s streamSource) Open(ctx context.Context, off, n int64) io.ReadCloser {
-	return s.s.Range(ctx, off, n)
+	return s.s.PlainRange(ctx, off, n)
 }
 
-// FromStream plays a user.Stream.
+// FromStream plays a user.Stream: its plaintext, for a private file.
 func FromStream(s *user.Stream) Source { return streamSource{s} }
 
 // Server is the http.Handler of one file.
@@ -111,17 +111,23 @@ func (s *Server) Prefetch(ctx context.Context) { s.contentType(ctx) }
 // the first a player asks for anyway).
 func (s *Server) contentType(ctx context.Context) string {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.mediaType == "" {
-		rd := s.src.Open(ctx, 0, 512)
-		head, err := io.ReadAll(rd)
-		rd.Close()
-		if err != nil {
-			return "application/octet-stream" // sniffed again by the next request
-		}
-		s.mediaType = http.DetectContentType(head)
+	mt := s.mediaType
+	s.mu.Unlock()
+	if mt != "" {
+		return mt
 	}
-	return s.mediaType
+	// Not under the lock: a request whose player left must not hold up others.
+	rd := s.src.Open(ctx, 0, 512)
+	head, err := io.ReadAll(rd)
+	rd.Close()
+	if err != nil {
+		return "application/octet-stream" // sniffed again by the next request
+	}
+	mt = http.DetectContentType(head)
+	s.mu.Lock()
+	s.mediaType = mt
+	s.mu.Unlock()
+	return mt
 }
 
 // Errors of a Range header, answered 400 and 416.

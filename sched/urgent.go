@@ -335,6 +335,11 @@ func (u *Urgent) Done(p int, m Miner, now time.Time) {
 		}
 		pc.fetches = late
 	}
+	// Any other claim of t on p (a late copy of an earlier want of p) is
+	// met by this delivery too.
+	for other := t.startedPiece(p); other != nil; other = t.startedPiece(p) {
+		u.unclaim(other, t)
+	}
 	u.rebalance(now)
 }
 

@@ -248,3 +248,24 @@ func TestUrgentTakeExtendsRuns(t *testing.T) {
 		t.Fatal("could not extend the run to piece 1")
 	}
 }
+
+// A piece wanted again while the late copy of its earlier want is still out
+// on a tunnel: one delivery from that tunnel settles both claims.
+func TestUrgentRewantedPieceWithALateCopy(t *testing.T) {
+	u := NewUrgent(4 * mib)
+	u.Add(0, mib, []Miner{"A", "B"}, t0)
+	u.Next("A", t0)
+	u.Hedge(0, t0)
+	u.Next("B", t0)
+	u.Done(0, "B", t0.Add(250*time.Millisecond)) // A's copy is late
+	now := t0.Add(300 * time.Millisecond)
+	u.Cancel(0, now)
+	u.Add(0, mib, []Miner{"A"}, now) // wanted again: only A holds it now
+	if p, ok := u.Next("A", now); !ok || p != 0 {
+		t.Fatal("A was not given the piece again")
+	}
+	u.Done(0, "A", now.Add(100*time.Millisecond))
+	if u.Fetching(0, "A") || u.Wanted(0) || len(u.tunnels["A"].started) != 0 {
+		t.Fatalf("A still owes %d pieces after delivering", len(u.tunnels["A"].started))
+	}
+}

@@ -341,7 +341,7 @@ func (d *download) tunnel(ctx context.Context, mk sched.Miner) {
 func (d *download) fetchRun(ctx context.Context, addr wire.NodeAddr, mk sched.Miner, run []int) (int, error) {
 	first := d.pieces[run[0]]
 	buf := func() []byte { return d.pool.Get().([]byte) }
-	return d.c.fetchRun(ctx, d.m, addr, d.access, first.shard, first.index, len(run), buf, func(k int, data, b []byte) {
+	return d.c.fetchRun(ctx, d.m, d.access, addr, first.shard, first.index, len(run), buf, func(k int, data, b []byte) {
 		gp := run[k]
 		d.mu.Lock()
 		d.s.Done(gp)

@@ -11,14 +11,15 @@ import (
 )
 
 // fetchRun asks the miner at addr for count consecutive pieces of shard
-// shardIdx of the file m, starting at piece first, on one stream, and checks
+// shardIdx of the file m, starting at piece first, on one stream (with the
+// share code's grant a, if any: Access.PieceRequest), and checks
 // each against the shard's Merkle root as it arrives. Each piece is read into
 // a buffer from buf (at least a piece and its proof long, or it grows) and
 // handed to got with its index in the run; a buffer that held no good piece
 // goes back through put. It returns how many pieces were delivered and, if
 // not all, why the next one failed. get and play share it, so every piece a
 // client reads is checked the same way.
-func (c *Client) fetchRun(ctx context.Context, m *shard.Manifest, addr wire.NodeAddr, access *Access, shardIdx, first, count int,
+func (c *Client) fetchRun(ctx context.Context, m *shard.Manifest, a *Access, addr wire.NodeAddr, shardIdx, first, count int,
 	buf func() []byte, got func(k int, data, buf []byte), put func([]byte)) (int, error) {
 	// The request must be under way within Timeout; after that the miner
 	// may take as long as the link needs, but not fall silent for
@@ -35,7 +36,7 @@ func (c *Client) fetchRun(ctx context.Context, m *shard.Manifest, addr wire.Node
 	// context ends (the download ended, the miner was dropped, the player
 	// went away).
 	defer context.AfterFunc(ctx, st.Abort)()
-	if err := st.Send(access.PieceRequest(m.ShardCID(shardIdx), uint32(first), uint32(count))); err != nil {
+	if err := st.Send(a.PieceRequest(m.ShardCID(shardIdx), uint32(first), uint32(count))); err != nil {
 		return 0, err
 	}
 	_ = st.CloseWrite()

@@ -41,9 +41,8 @@ type StreamOptions struct {
 	Streams int
 	// Policy is UrgencyFirst by default.
 	Policy Policy
-	// Access is presented to miners with every request: a share code's
-	// grant for a file another identity owns (share.go); nil for public
-	// files and this identity's own.
+	// Access is what a share code gave (Client.Resolve); nil reads public
+	// files, and private ones as their owner.
 	Access *Access
 }
 
@@ -92,6 +91,9 @@ type Stream struct {
 	stop    map[sched.Miner]context.CancelFunc
 	byMiner map[sched.Miner]int
 	hedged  int
+	failErr error // a refusal every miner would repeat (a share code refused)
+
+	hdr []byte // a private file's encryption header (stream_private.go)
 }
 
 type cachedPiece struct {
@@ -104,13 +106,25 @@ type streamReq struct {
 	cancel context.CancelFunc
 }
 
-// OpenStream locates file and returns a Stream of it.
+// OpenStream locates file and returns a Stream of it. For a private file
+// it also reads the encryption header (the first piece), so that
+// PlainRange can decrypt.
 func (c *Client) OpenStream(ctx context.Context, file cid.Cid, opts StreamOptions) (*Stream, error) {
+	if a := opts.Access; a != nil && !a.File.Equals(file) {
+		return nil, wire.Errorf(wire.CodeShareDenied, "the share code is for file %v, not %v", a.File, file)
+	}
 	st, err := c.Stat(ctx, file)
 	if err != nil {
 		return nil, err
 	}
-	return c.NewStream(st, opts), nil
+	s := c.NewStream(st, opts)
+	if st.Private() {
+		if err := s.readHeader(ctx); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
 // NewStream returns a Stream of a file already located with Stat. Its
@@ -338,7 +352,7 @@ func (s *Stream) tunnel(ctx context.Context, mk sched.Miner) {
 
 		ref := s.pieces[run[0]]
 		size := int(s.m.PieceSize) + 4096
-		done, err := s.c.fetchRun(rctx, s.m, addr, s.opts.Access, ref.shard, ref.index, len(run),
+		done, err := s.c.fetchRun(rctx, s.m, s.opts.Access, addr, ref.shard, ref.index, len(run),
 			func() []byte { return make([]byte, size) },
 			func(k int, data, _ []byte) { s.deliver(run[k], mk, data) },
 			func([]byte) {})
@@ -359,6 +373,11 @@ func (s *Stream) tunnel(ctx context.Context, mk sched.Miner) {
 					for _, p := range run[done:] {
 						s.rf.Release(p)
 					}
+				}
+			case refusedAccess(err):
+				// Every miner checks a code the same way: readers get the refusal.
+				if s.failErr == nil {
+					s.failErr = err
 				}
 			case errors.Is(err, wire.ErrNotFound):
 				for _, p := range run[done:] {
@@ -509,6 +528,9 @@ func (r *RangeReader) Read(b []byte) (int, error) {
 		}
 		if err := r.ctx.Err(); err != nil {
 			return 0, err
+		}
+		if s.failErr != nil {
+			return 0, s.failErr
 		}
 		if e := s.cache[p]; e != nil {
 			s.lru.MoveToFront(e)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ipfs/go-cid"
+	"github.com/ppstore/ppstore/filecrypt"
 	"github.com/ppstore/ppstore/identity"
 	"github.com/ppstore/ppstore/internal/netsim"
 	"github.com/ppstore/ppstore/shard"
@@ -38,8 +39,15 @@ type streamRegion struct {
 
 func newStreamRegion(t *testing.T, size, replicas int) *streamRegion {
 	t.Helper()
-	r := &streamRegion{data: make([]byte, size), shards: map[string]*shard.Shard{}, replicas: replicas, asked: map[int]int{}}
-	rand.Read(r.data)
+	data := make([]byte, size)
+	rand.Read(data)
+	return newStreamRegionOf(t, data, 0, replicas)
+}
+
+// newStreamRegionOf stores data as it is, with the manifest flags given.
+func newStreamRegionOf(t *testing.T, data []byte, flags uint32, replicas int) *streamRegion {
+	t.Helper()
+	r := &streamRegion{data: data, shards: map[string]*shard.Shard{}, replicas: replicas, asked: map[int]int{}}
 	m, err := shard.Split(bytes.NewReader(r.data), shard.Params{}, func(s *shard.Shard) error {
 		c := *s
 		c.Data = append([]byte(nil), s.Data...)
@@ -49,6 +57,7 @@ func newStreamRegion(t *testing.T, size, replicas int) *streamRegion {
 	if err != nil {
 		t.Fatal(err)
 	}
+	m.Flags |= flags
 	r.file = m.CID()
 	enc := m.Encode()
 	ix := startNode(t, wire.TypeLocate, transport.Unary(func(context.Context, identity.PeerID, *wire.Locate) (wire.Message, error) {
@@ -352,5 +361,66 @@ func TestStreamSurvivesASilentMiner(t *testing.T) {
 	}
 	if st.Hedged == 0 && len(st.DroppedMiners) == 0 {
 		t.Fatal("neither a hedge nor a drop: the cut miner was not in the way")
+	}
+}
+
+// A private file streams as plaintext: each range reads and opens only the
+// sealed chunks it spans; a wrong key fails the read.
+func TestStreamPlainRangesOfAPrivateFile(t *testing.T) {
+	plain := make([]byte, 3<<20+12345)
+	rand.Read(plain)
+	key := make([]byte, filecrypt.KeySize)
+	rand.Read(key)
+	h, err := filecrypt.NewHeader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := filecrypt.NewEncrypter(bytes.NewReader(plain), key, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, err := io.ReadAll(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newStreamRegionOf(t, ct, shard.FlagEncrypted, 2)
+	for i := 0; i < 2; i++ {
+		r.addMiner(t, nil)
+	}
+	c := r.client(t, nil)
+	s := r.open(t, c, user.StreamOptions{ReadAhead: 1, Access: &user.Access{File: r.file, Key: key}})
+	if !s.Private() || s.PlainSize() != int64(len(plain)) {
+		t.Fatalf("private %v, plain size %d; want true, %d", s.Private(), s.PlainSize(), len(plain))
+	}
+	chunk := int64(h.Chunk)
+	size := int64(len(plain))
+	for _, c := range []struct{ off, n int64 }{
+		{0, 100}, {chunk - 10, 100}, {2<<20 + 7, 300000}, {size - 5, 5}, {size - 5, 1 << 20}, {0, size},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		rd := s.PlainRange(ctx, c.off, c.n)
+		got, err := io.ReadAll(rd)
+		rd.Close()
+		cancel()
+		end := min(c.off+c.n, size)
+		if err != nil || !bytes.Equal(got, plain[c.off:end]) {
+			t.Fatalf("plain range %d+%d: %d bytes, %v", c.off, c.n, len(got), err)
+		}
+	}
+	// The range in the middle asked only for the pieces of its chunks.
+	r.mu.Lock()
+	asked := len(r.asked)
+	r.mu.Unlock()
+	if want := int(size/(256<<10)) + 1; asked > want {
+		t.Fatalf("%d pieces asked for, more than the file's %d", asked, want)
+	}
+	// Another key does not open the chunks.
+	bad := append([]byte(nil), key...)
+	bad[0] ^= 1
+	s2 := r.open(t, c, user.StreamOptions{Access: &user.Access{File: r.file, Key: bad}})
+	rd := s2.PlainRange(context.Background(), 0, 10)
+	defer rd.Close()
+	if _, err := io.ReadAll(rd); !errors.Is(err, filecrypt.ErrDecrypt) {
+		t.Fatalf("read with a wrong key: %v, want filecrypt.ErrDecrypt", err)
 	}
 }

@@ -7,9 +7,9 @@ import (
 	"os/exec"
 	"runtime"
 
-	"github.com/ipfs/go-cid"
 	"github.com/ppstore/ppstore/daemon"
 	"github.com/ppstore/ppstore/play"
+	"github.com/ppstore/ppstore/sharecode"
 	"github.com/ppstore/ppstore/user"
 	"github.com/ppstore/ppstore/wire"
 	"github.com/spf13/cobra"
@@ -21,9 +21,10 @@ func newPlayCmd() *cobra.Command {
 		open   bool
 	)
 	cmd := &cobra.Command{
-		Use:   "play [flags] CID",
+		Use:   "play [flags] CID|CODE",
 		Short: "Stream a file over local HTTP, for video players and browsers",
-		Long: `Serve the file CID over HTTP on this machine while its pieces arrive, so
+		Long: `Serve the file CID (or the file of a share code, from ppstore share) over
+HTTP on this machine while its pieces arrive, so
 that a browser, ffplay, mpv or VLC streams and seeks it directly. The URL of
 a page playing it is the first line of stdout; the file itself is at
 URL + "file" (HTTP Range supported). Pieces are fetched on demand, from the
@@ -33,12 +34,14 @@ It serves until interrupted (Ctrl-C).`,
 		Example: `  ppstore play CID                  # prints http://127.0.0.1:PORT/
   ppstore play CID --open           # and opens it in the default browser
   mpv "$(ppstore play CID | head -1)file"`,
-		Args:              exactArgs(1, "one CID"),
+		Args:              exactArgs(1, "one CID or share code"),
 		ValidArgsFunction: noFileCompletion,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := playTarget(args[0])
-			if err != nil {
-				return err
+			if !sharecode.IsCode(args[0]) {
+				// A typo in a CID is reported before connecting to anything.
+				if _, err := user.ParseFileCID(args[0]); err != nil {
+					return err
+				}
 			}
 			c, err := openClient(cmd)
 			if err != nil {
@@ -46,7 +49,11 @@ It serves until interrupted (Ctrl-C).`,
 			}
 			defer c.Close()
 			ctx := cmd.Context()
-			s, err := c.OpenStream(ctx, id, user.StreamOptions{})
+			id, access, err := c.Resolve(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			s, err := c.OpenStream(ctx, id, user.StreamOptions{Access: access})
 			if err != nil {
 				if errors.Is(err, wire.ErrNotFound) {
 					return fmt.Errorf("%v is not stored in this region: %w", id, err)
@@ -66,7 +73,7 @@ It serves until interrupted (Ctrl-C).`,
 			srv := play.New(play.FromStream(s), id.String(), log)
 			url := "http://" + ln.Addr().String() + "/"
 			fmt.Fprintln(cmd.OutOrStdout(), url)
-			fmt.Fprintf(cmd.ErrOrStderr(), "playing %v (%d bytes) at %s; the file itself at %sfile; Ctrl-C stops\n", id, s.Size(), url, url)
+			fmt.Fprintf(cmd.ErrOrStderr(), "playing %v (%d bytes) at %s; the file itself at %sfile; Ctrl-C stops\n", id, s.PlainSize(), url, url)
 			// The first piece is the first thing any player asks for.
 			go srv.Prefetch(ctx)
 			if open {
@@ -81,13 +88,6 @@ It serves until interrupted (Ctrl-C).`,
 	f.StringVar(&listen, "listen", "127.0.0.1:0", "TCP address to serve on (port 0: any free port)")
 	f.BoolVar(&open, "open", false, "open the page in the default browser")
 	return cmd
-}
-
-// playTarget parses what play was given. Today that is a file CID; share
-// codes (the share branch's user-side resolver of a code into a file CID and
-// its access) plug in here.
-func playTarget(arg string) (cid.Cid, error) {
-	return user.ParseFileCID(arg)
 }
 
 // openBrowser opens url with the desktop's default handler.
