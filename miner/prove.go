@@ -24,8 +24,11 @@ import (
 // the epoch it was proven in; it answers each round's PoStChallenge from
 // its sealed replicas. Key:
 //
-//	p/<shard CID bytes>  →  epoch proven (8)
-var provenPrefix = []byte("p/")
+//	v/<shard CID bytes>  →  epoch proven (8)
+var (
+	provenPrefix = []byte("v/")
+	provenEnd    = []byte("v0")
+)
 
 func provenKey(c cid.Cid) []byte { return append(slices.Clip(provenPrefix), c.Bytes()...) }
 
@@ -50,7 +53,7 @@ func newProver(p *Peer) (*prover, error) {
 			return wire.NodeAddr{}, wire.Errorf(wire.CodeUnavailable, "no bootstrap configured: cannot find a verifier")
 		}
 	}
-	it, err := p.store.db.NewIter(&pebble.IterOptions{LowerBound: provenPrefix, UpperBound: []byte("p0")})
+	it, err := p.store.db.NewIter(&pebble.IterOptions{LowerBound: provenPrefix, UpperBound: provenEnd})
 	if err != nil {
 		return nil, err
 	}
