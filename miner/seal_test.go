@@ -11,6 +11,7 @@ import (
 	"github.com/cockroachdb/pebble"
 	"github.com/ppstore/ppstore/proofs"
 	"github.com/ppstore/ppstore/shard"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // sealParams keep sealing in tests to milliseconds.
@@ -136,3 +137,40 @@ func TestSealRefusesCorruptShard(t *testing.T) {
 }
 
 var _ = time.Second
+
+// Close called while Run's chores are busy (here the sealer, with shards to
+// seal) ends them and waits for them before it closes the store: no chore
+// writes to a closed database, and Run returns. Run's context is not
+// cancelled first, as a caller may well not.
+func TestCloseWaitsForRunsChores(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	withSealing(&cfg)
+	cfg.sealOff = false
+	p, err := New(cfg, testLogger(), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.Run(context.Background()) }()
+	cli := newClient(t)
+	for i := 0; i < 4; i++ {
+		sh := makeShard(t, 64<<10, 8<<10)
+		if _, err := put(context.Background(), cli, p.Addr(), sh, nil, defaultPut(8<<10)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	select {
+	case err := <-done:
+		if err != nil && !errors.Is(err, ErrClosed) {
+			t.Fatalf("run after close: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return within 30s of Close")
+	}
+	if err := p.Run(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Fatalf("run after close: err = %v, want ErrClosed", err)
+	}
+}
