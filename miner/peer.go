@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ppstore/ppstore/daemon"
 	"github.com/ppstore/ppstore/discover"
 	"github.com/ppstore/ppstore/identity"
 	"github.com/ppstore/ppstore/transport"
@@ -44,10 +45,7 @@ type Peer struct {
 
 	// Run's chores (leases, revocations, sealing) write to the store: Close
 	// ends them and waits for them before it closes the store.
-	runMu     sync.Mutex
-	closing   bool
-	runCancel context.CancelFunc
-	runDone   chan struct{}
+	life daemon.Lifetime
 }
 
 // New loads the identity, opens the store (recovering from an unclean stop)
@@ -131,26 +129,17 @@ func (p *Peer) fillRecord(rec *wire.NodeRecord) {
 	rec.Capacity = uint64(capacity)
 }
 
-// ErrClosed is returned by Run once Close has been called.
-var ErrClosed = errors.New("miner: closed")
-
 // Addr is the miner's peer ID and bound address.
 func (p *Peer) Addr() wire.NodeAddr { return p.node.Self() }
 
 // Run serves requests and keeps the miner registered until ctx is done or
-// Close is called. After Close it returns ErrClosed at once.
+// Close is called. After Close it returns daemon.ErrClosed at once.
 func (p *Peer) Run(ctx context.Context) error {
-	p.runMu.Lock()
-	if p.closing {
-		p.runMu.Unlock()
-		return ErrClosed
+	ctx, end, err := p.life.Start(ctx)
+	if err != nil {
+		return fmt.Errorf("miner: %w", err)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	p.runCancel, p.runDone = cancel, done
-	p.runMu.Unlock()
-	defer close(done)
-	defer cancel()
+	defer end()
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return p.node.Serve(gctx) })
@@ -199,17 +188,9 @@ func (p *Peer) register(ctx context.Context) error {
 // It may be called more than once.
 func (p *Peer) Close() error {
 	p.closeOnce.Do(func() {
-		p.runMu.Lock()
-		p.closing = true
-		cancel, done := p.runCancel, p.runDone
-		p.runMu.Unlock()
-		if cancel != nil {
-			cancel()
-		}
+		p.life.Stop()
 		p.node.Close()
-		if done != nil {
-			<-done // no chore writes to the store after this
-		}
+		p.life.Wait() // no chore writes to the store after this
 		p.closeErr = p.store.Close()
 	})
 	return p.closeErr

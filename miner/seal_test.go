@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble"
+	"github.com/ppstore/ppstore/daemon"
 	"github.com/ppstore/ppstore/proofs"
 	"github.com/ppstore/ppstore/shard"
 	"github.com/prometheus/client_golang/prometheus"
@@ -164,13 +165,13 @@ func TestCloseWaitsForRunsChores(t *testing.T) {
 	}
 	select {
 	case err := <-done:
-		if err != nil && !errors.Is(err, ErrClosed) {
+		if err != nil && !errors.Is(err, daemon.ErrClosed) {
 			t.Fatalf("run after close: %v", err)
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("Run did not return within 30s of Close")
 	}
-	if err := p.Run(context.Background()); !errors.Is(err, ErrClosed) {
+	if err := p.Run(context.Background()); !errors.Is(err, daemon.ErrClosed) {
 		t.Fatalf("run after close: err = %v, want ErrClosed", err)
 	}
 }
