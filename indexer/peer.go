@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ppstore/ppstore/daemon"
 	"github.com/ppstore/ppstore/discover"
 	"github.com/ppstore/ppstore/identity"
 	"github.com/ppstore/ppstore/transport"
@@ -113,6 +114,7 @@ type Peer struct {
 	refreshMu sync.Mutex
 	failing   bool // last miner refresh failed (log once per outage)
 
+	life      daemon.Lifetime // Close waits for Run's chores before closing the store
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -206,6 +208,13 @@ func (p *Peer) Placer() *Placer { return p.placer }
 
 // Run serves requests and runs the chores until ctx is done.
 func (p *Peer) Run(ctx context.Context) error {
+	ctx, end, err := p.life.Start(ctx)
+	if errors.Is(err, daemon.ErrClosed) {
+		return nil // closed before it ran: nothing to serve
+	} else if err != nil {
+		return fmt.Errorf("indexer: %w", err)
+	}
+	defer end()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return p.node.Serve(gctx) })
 	g.Go(func() error { return p.runDrops(gctx, p.cfg.DropInterval) })
@@ -220,10 +229,12 @@ func (p *Peer) Run(ctx context.Context) error {
 // index. It is idempotent.
 func (p *Peer) Close() error {
 	p.closeOnce.Do(func() {
+		p.life.Stop() // Run's chores end before the store closes
 		var errs []error
 		if p.node != nil {
 			errs = append(errs, p.node.Close())
 		}
+		p.life.Wait()
 		if p.store != nil {
 			errs = append(errs, p.store.Close())
 		}

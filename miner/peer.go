@@ -133,10 +133,12 @@ func (p *Peer) fillRecord(rec *wire.NodeRecord) {
 func (p *Peer) Addr() wire.NodeAddr { return p.node.Self() }
 
 // Run serves requests and keeps the miner registered until ctx is done or
-// Close is called. After Close it returns daemon.ErrClosed at once.
+// Close is called. After Close it returns nil at once.
 func (p *Peer) Run(ctx context.Context) error {
 	ctx, end, err := p.life.Start(ctx)
-	if err != nil {
+	if errors.Is(err, daemon.ErrClosed) {
+		return nil // closed before it ran: nothing to serve
+	} else if err != nil {
 		return fmt.Errorf("miner: %w", err)
 	}
 	defer end()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ppstore/ppstore/daemon"
 	"github.com/ppstore/ppstore/discover"
 	"github.com/ppstore/ppstore/identity"
 	"github.com/ppstore/ppstore/proofs"
@@ -45,6 +47,7 @@ type Peer struct {
 
 	roundMu sync.Mutex // one round at a time
 
+	life      daemon.Lifetime // Close waits for Run's chores before closing the store
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -122,6 +125,13 @@ func (p *Peer) Anchor() [32]byte { return p.chain.Anchor() }
 
 // Run serves requests and runs the rounds until ctx is done.
 func (p *Peer) Run(ctx context.Context) error {
+	ctx, end, err := p.life.Start(ctx)
+	if errors.Is(err, daemon.ErrClosed) {
+		return nil // closed before it ran: nothing to serve
+	} else if err != nil {
+		return fmt.Errorf("verifier: %w", err)
+	}
+	defer end()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return p.node.Serve(gctx) })
 	if p.registrar != nil {
@@ -134,9 +144,11 @@ func (p *Peer) Run(ctx context.Context) error {
 // Close stops serving and closes the database. It may be called more than once.
 func (p *Peer) Close() error {
 	p.closeOnce.Do(func() {
+		p.life.Stop() // Run's chores end before the store closes
 		if p.node != nil {
 			p.node.Close()
 		}
+		p.life.Wait()
 		if p.store != nil {
 			p.closeErr = p.store.Close()
 		}
