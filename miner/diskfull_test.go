@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -35,7 +36,7 @@ func TestDiskFullAfterWrite(t *testing.T) {
 	t.Run("fsync of the shard file", func(t *testing.T) {
 		m := startMiner(t, "", nil)
 		sh := makeShard(t, testShardSize, testPieceSize)
-		var syncs int
+		var syncs atomic.Int32 // counted on the miner's goroutine, read here
 		m.store.mu.Lock()
 		m.store.createTemp = func(dir string) (file, error) {
 			f, err := createTemp(dir)
@@ -47,7 +48,7 @@ func TestDiskFullAfterWrite(t *testing.T) {
 		m.store.mu.Unlock()
 		_, err := put(ctx, cli, m.Addr(), sh, nil, defaultPut(testPieceSize))
 		wantNoSpace(t, err)
-		if syncs == 0 {
+		if syncs.Load() == 0 {
 			t.Fatal("the upload failed before its fsync: the test exercised nothing")
 		}
 		nothingKept(t, sh, m)
@@ -111,10 +112,10 @@ func TestDiskFullAfterWrite(t *testing.T) {
 // system found no room for delayed allocations).
 type noSyncFile struct {
 	file
-	syncs *int
+	syncs *atomic.Int32
 }
 
 func (f *noSyncFile) Sync() error {
-	*f.syncs++
+	f.syncs.Add(1)
 	return &os.PathError{Op: "fsync", Path: f.Name(), Err: syscall.ENOSPC}
 }
