@@ -44,6 +44,7 @@ type Config struct {
 	serveIdle      time.Duration   // longest a reader of pieces may take nothing
 	requestTimeout time.Duration   // the transport's deadline for a request (see transport.Config)
 	indexers       []wire.NodeAddr // the region's indexers, instead of asking the bootstrap
+	quicIdle       time.Duration   // QUIC idle timeout of the miner's connections
 }
 
 // requestTimeoutOrDefault is the deadline of a request this miner makes.
@@ -59,6 +60,14 @@ const (
 	defaultIdleTimeout   = 4 * time.Second // see docs/LEASES.md, "Blame in a chain"
 	defaultResultTimeout = 15 * time.Second
 	defaultServeIdle     = 30 * time.Second
+	// defaultQUICIdle is the QUIC idle timeout of a miner's connections
+	// (the smaller of both ends' applies). A live peer's QUIC stack answers
+	// keep-alives every third of it even when its streams are stalled or
+	// its CPU is starved, so this detects a peer that is gone (killed,
+	// unplugged: no connection close is ever sent) without mistaking
+	// slowness for death, and fails every stream to it at once, in every
+	// chain, 3 s after it went.
+	defaultQUICIdle = 3 * time.Second
 )
 
 // EnsureDefaults fills zero fields with their defaults.
@@ -92,6 +101,9 @@ func (c *Config) EnsureDefaults() {
 	}
 	if c.serveIdle <= 0 {
 		c.serveIdle = defaultServeIdle
+	}
+	if c.quicIdle <= 0 {
+		c.quicIdle = defaultQUICIdle
 	}
 }
 
