@@ -175,7 +175,7 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (_ *Peer, err 
 
 	p.node.Handle(wire.TypePing, transport.Ping(wire.RoleIndexer))
 	p.node.Handle(wire.TypePlace, transport.Unary(p.handlePlace))
-	p.node.Handle(wire.TypeCommit, transport.Unary(p.handleCommit))
+	p.node.Handle(wire.TypeCommit, p.serveCommit)
 	p.node.Handle(wire.TypeLocate, transport.Unary(p.handleLocate))
 	p.node.Handle(wire.TypeListFiles, transport.Unary(p.handleListFiles))
 	p.node.Handle(wire.TypeReserve, transport.Unary(p.handleReserve))

@@ -3,6 +3,8 @@ package indexer
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -236,30 +238,40 @@ func TestIndexerOverQUIC(t *testing.T) {
 	}
 }
 
-// A file of 6,000 shards (24 GiB at the default shard size) has a location
+// A file of 1,500 shards on miners with long host names has a location
 // larger than an ordinary frame: it must still be committed and located.
 func TestLocateLargeFile(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
 	miners := testKeys(0, 5)
-	recs := minerRecords(miners, 1<<40, 1)
+	// Long host names make each replica of the location large, so that 1,500
+	// shards exceed an ordinary frame: signing and checking 18,000 receipts
+	// for 6,000 shards took over a minute under -race on a loaded machine.
+	recs := make([]wire.NodeRecord, len(miners))
+	for i, k := range miners {
+		host := fmt.Sprintf("miner-%d.%s.example", i, strings.Repeat("long-region-name-", 12))
+		recs[i] = minerRecord(k, host+":4000", 1<<40, 1)
+	}
 	boot := newStubBootstrap(t, recs)
 	p, _ := runningPeer(t, Config{DataDir: t.TempDir(), Region: "test",
 		Bootstrap: []string{config.FormatPeerAddr(boot.node.Self())}, RefreshInterval: time.Hour}, nil)
-	if err := p.RefreshMiners(ctx); err != nil {
+	rctx, rcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer rcancel()
+	if err := p.RefreshMiners(rctx); err != nil {
 		t.Fatal(err)
 	}
 	ownerKey := testKey(1000)
 	cli := newClient(t, ownerKey)
-	m := testManifest(t, 6000)
+	m := testManifest(t, 1500)
 	pick := rotating(miners, 3)
 	commit := &wire.Commit{Manifest: m.Encode(), Name: "big", Receipts: signedReceipts(m, ownerKey.ID(), pick)}
+	// The deadline covers the requests, not signing the receipts above.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
 	if err := cli.Call(ctx, p.Addr(), commit, &wire.Committed{}); err != nil {
 		t.Fatal(err)
 	}
 	var loc wire.Location
 	if err := cli.Call(ctx, p.Addr(), &wire.Locate{CID: m.CID()}, &loc); err != nil {
-		t.Fatalf("locate of a 6000-shard file: %v", err)
+		t.Fatalf("locate of a 1500-shard file: %v", err)
 	}
 	if size := locationSize(&loc); size <= wire.MaxFrame {
 		t.Fatalf("location of %d bytes: the test no longer exceeds an ordinary frame", size)
