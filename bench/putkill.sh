@@ -91,8 +91,9 @@ du_miners() { du -sb "$dir"/miner-*/shards "$dir"/miner-*/tmp | awk '{s+=$1} END
 before=$(du_miners)
 head -c "${size}M" /dev/urandom > "$data"
 pp put --config "$cfg" --replicas 3 -q "$data" >/dev/null 2>&1 & pid=$!
-half=$(awk -v b="$bm" 'BEGIN {printf "%.2f", b / 2}')
-sleep "$half"; kill -INT "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
+half=$(awk -v b="$bm" 'BEGIN {printf "%.2f", b / 3}')
+sleep "$half"; kill -INT "$pid" 2>/dev/null || true
+if wait "$pid" 2>/dev/null; then echo "the put finished before the interrupt: run again"; exit 1; fi
 t0=$(date +%s); left=$(awk -v a="$(du_miners)" -v b="$before" 'BEGIN {printf "%.0f", a-b}')
 echo "interrupted after ${half}s: $left bytes left on the miners' disks"
 while awk -v a="$(du_miners)" -v b="$before" 'BEGIN {exit !(a > b)}' && [ $(( $(date +%s) - t0 )) -lt 300 ]; do sleep 2; done
