@@ -5,7 +5,7 @@
 #     against puts without a kill in the same run (one every fourth put): every
 #     put must succeed with exactly 3 replicas per shard; prints the median walls.
 #  2. A repeat put of a stored REPEAT MiB file: client stream bytes / file size.
-#  3. A put of SIZE MiB interrupted (SIGINT to the client) mid-way: seconds until
+#  3. A put of SIZE MiB interrupted (SIGTERM to the client) mid-way: seconds until
 #     the miners' disk usage is back to its value before the put (lease: 2 min).
 # Usage: bash bench/putkill.sh [N=20] [SIZE_MIB=100] [REPEAT_MIB=1024]   (REPEAT_MIB=0 skips part 2)
 set -euo pipefail
@@ -92,7 +92,7 @@ before=$(du_miners)
 head -c "${size}M" /dev/urandom > "$data"
 pp put --config "$cfg" --replicas 3 -q "$data" >/dev/null 2>&1 & pid=$!
 half=$(awk -v b="$bm" 'BEGIN {printf "%.2f", b / 3}')
-sleep "$half"; kill -INT "$pid" 2>/dev/null || true
+sleep "$half"; kill -TERM "$pid" 2>/dev/null || true # SIGINT is ignored by background jobs of a script
 if wait "$pid" 2>/dev/null; then echo "the put finished before the interrupt: run again"; exit 1; fi
 t0=$(date +%s); left=$(awk -v a="$(du_miners)" -v b="$before" 'BEGIN {printf "%.0f", a-b}')
 echo "interrupted after ${half}s: $left bytes left on the miners' disks"
