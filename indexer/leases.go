@@ -13,10 +13,11 @@ import (
 	"github.com/ppstore/ppstore/wire"
 )
 
-// DefaultUploadLease is how long a replica stored by a put stays pending
-// without a commit before its miner may reclaim it, and how long a put's
-// reservations live after its last request (see docs/LEASES.md).
-const DefaultUploadLease = 2 * time.Minute
+// DefaultUploadLease is how long a put's reservations and reported replicas
+// live after its last request (see docs/LEASES.md). Miners keep an
+// unconfirmed replica longer (miner.DefaultUploadLease, 90 s) before they
+// ask, so that an interrupted put is forgotten here by then.
+const DefaultUploadLease = time.Minute
 
 // retryAfter is what a put waiting for other puts' reservations is told.
 const retryAfter = 300 * time.Millisecond
