@@ -6,7 +6,7 @@
 #     put must succeed with exactly 3 replicas per shard; prints the median walls.
 #  2. A repeat put of a stored REPEAT MiB file: client stream bytes / file size.
 #  3. A put of SIZE MiB interrupted (SIGTERM to the client) mid-way: seconds until
-#     the miners' disk usage is back to its value before the put (lease: 2 min).
+#     the miners' disk usage is back to its value before the put (lease: 90 s).
 # Usage: bash bench/putkill.sh [N=20] [SIZE_MIB=100] [REPEAT_MIB=1024]   (REPEAT_MIB=0 skips part 2)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -86,11 +86,11 @@ sent=$(echo "$line" | sed 's/.*stream_bytes_sent=\([0-9]*\).*/\1/')
 awk -v s="$sent" -v f="$((repeat << 20))" 'BEGIN {printf "repeat put: %d stream bytes sent for %d bytes, %.5f%% of the file\n", s, f, 100*s/f}'
 fi
 
-echo "# interrupted put of $size MiB, lease 2 min"
+echo "# interrupted put of $size MiB (miners' lease 90 s, the indexer's 60 s)"
 du_miners() { du -sb "$dir"/miner-*/shards "$dir"/miner-*/tmp | awk '{s+=$1} END {printf "%.0f\n", s}'; }
 before=$(du_miners)
 head -c "${size}M" /dev/urandom > "$data"
-pp put --config "$cfg" --replicas 3 -q "$data" >/dev/null 2>&1 & pid=$!
+"$bin/ppstore" put --config "$cfg" --replicas 3 -q "$data" >/dev/null 2>&1 & pid=$! # not through pp: $! would be a subshell
 half=$(awk -v b="$bm" 'BEGIN {printf "%.2f", b / 3}')
 sleep "$half"; kill -TERM "$pid" 2>/dev/null || true # SIGINT is ignored by background jobs of a script
 if wait "$pid" 2>/dev/null; then echo "the put finished before the interrupt: run again"; exit 1; fi
