@@ -5,9 +5,9 @@
 #     against puts without a kill in the same run (one every fourth put): every
 #     put must succeed with exactly 3 replicas per shard; prints the median walls.
 #  2. A repeat put of a stored REPEAT MiB file: client stream bytes / file size.
-#  3. A put of SIZE MiB interrupted (SIGINT to the client) mid-way: seconds until
-#     the miners' disk usage is back to its value before the put (lease: 2 min).
-# Usage: bash bench/putkill.sh [N=20] [SIZE_MIB=100] [REPEAT_MIB=1024]
+#  3. A put of SIZE MiB interrupted (SIGTERM to the client) mid-way: seconds until
+#     the miners' disk usage is back to its value before the put (lease: 90 s).
+# Usage: bash bench/putkill.sh [N=20] [SIZE_MIB=100] [REPEAT_MIB=1024]   (REPEAT_MIB=0 skips part 2)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 n=${1:-20}; size=${2:-100}; repeat=${3:-1024}
@@ -77,21 +77,24 @@ bm=$(median < "$dir/base.txt"); km=$(median < "$dir/kill.txt")
 echo "succeeded $nk of $n, failed $fails, with a wrong replica count $badrep"
 awk -v b="$bm" -v k="$km" 'BEGIN {printf "median wall: without kill %.2f s, with a kill %.2f s, ratio %.2f\n", b, k, k/b}'
 
+if [ "$repeat" -gt 0 ]; then
 echo "# repeat put of a stored $repeat MiB file"
 head -c "${repeat}M" /dev/urandom > "$data"
 pp put --config "$cfg" --replicas 3 -q "$data" >/dev/null
 line=$(pp put --config "$cfg" --replicas 3 -q --stats "$data" 2>&1 >/dev/null | grep 'op=put')
 sent=$(echo "$line" | sed 's/.*stream_bytes_sent=\([0-9]*\).*/\1/')
 awk -v s="$sent" -v f="$((repeat << 20))" 'BEGIN {printf "repeat put: %d stream bytes sent for %d bytes, %.5f%% of the file\n", s, f, 100*s/f}'
+fi
 
-echo "# interrupted put of $size MiB, lease 2 min"
-du_miners() { du -sb "$dir"/miner-*/shards "$dir"/miner-*/tmp | awk '{s+=$1} END {printf "%d\n", s}'; }
+echo "# interrupted put of $size MiB (miners' lease 90 s, the indexer's 60 s)"
+du_miners() { du -sb "$dir"/miner-*/shards "$dir"/miner-*/tmp | awk '{s+=$1} END {printf "%.0f\n", s}'; }
 before=$(du_miners)
 head -c "${size}M" /dev/urandom > "$data"
-pp put --config "$cfg" --replicas 3 -q "$data" >/dev/null 2>&1 & pid=$!
-half=$(awk -v b="$bm" 'BEGIN {printf "%.2f", b / 2}')
-sleep "$half"; kill -INT "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
-t0=$(date +%s); left=$(( $(du_miners) - before ))
+"$bin/ppstore" put --config "$cfg" --replicas 3 -q "$data" >/dev/null 2>&1 & pid=$! # not through pp: $! would be a subshell
+half=$(awk -v b="$bm" 'BEGIN {printf "%.2f", b / 3}')
+sleep "$half"; kill -TERM "$pid" 2>/dev/null || true # SIGINT is ignored by background jobs of a script
+if wait "$pid" 2>/dev/null; then echo "the put finished before the interrupt: run again"; exit 1; fi
+t0=$(date +%s); left=$(awk -v a="$(du_miners)" -v b="$before" 'BEGIN {printf "%.0f", a-b}')
 echo "interrupted after ${half}s: $left bytes left on the miners' disks"
-while [ "$(du_miners)" -gt "$before" ] && [ $(( $(date +%s) - t0 )) -lt 300 ]; do sleep 2; done
+while awk -v a="$(du_miners)" -v b="$before" 'BEGIN {exit !(a > b)}' && [ $(( $(date +%s) - t0 )) -lt 300 ]; do sleep 2; done
 echo "disk usage back to $(du_miners) (before: $before) $(( $(date +%s) - t0 )) s after the interrupt"

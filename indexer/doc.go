@@ -40,6 +40,13 @@
 //	"f/" cid                               u64 created (unix s) | u32 shard count | manifest
 //	"b/" cid                               roaring64 bitmap (portable serialization)
 //	"o/" u8 len | peer | cid               u64 created (unix s) | u64 size | name (rest)
+//	"w/" u8 len | cid | peer               (empty): the owners listing a file
+//	"h/" shard cid                         u32 references | u32 n | u32 miner index × n
+//	"x/" u32 miner index | shard cid       (empty): a replica to delete at that miner
+//
+// The last three serve dedup, leases and removal (lifecycle.go, leases.go;
+// docs/LEASES.md): a shard's holders whatever file they were put for, the
+// references that keep it, and the deletions not yet confirmed by miners.
 //
 // Miner indices are dense, assigned on first sight (in a miner record or a
 // receipt) and never reused, so a bitmap stays valid across restarts. A bit of

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ppstore/ppstore/identity"
+	"github.com/ppstore/ppstore/transport"
 	"github.com/ppstore/ppstore/wire"
 )
 
@@ -40,6 +41,28 @@ func (p *Peer) handleCommit(_ context.Context, peer identity.PeerID, req *wire.C
 	p.metrics.commits.WithLabelValues("ok").Inc()
 	p.log.Info("committed", "file", c.String(), "owner", peer.Short(), "name", req.Name, "shards", len(req.Receipts))
 	return &wire.Committed{CID: c}, nil
+}
+
+// answerDeadline is how long the indexer gives the answer to a commit once
+// it is ready.
+const answerDeadline = 10 * time.Second
+
+// serveCommit is handleCommit with the stream's deadline re-armed once the
+// answer is ready: checking the signatures of a large commit is CPU work
+// that may outlast the request deadline on a busy machine, and the client
+// waiting for it is not silent; losing the answer then would make it put
+// the whole file again.
+func (p *Peer) serveCommit(ctx context.Context, s *transport.Stream, m wire.Message) error {
+	req, ok := m.(*wire.Commit)
+	if !ok {
+		return wire.Errorf(wire.CodeBadRequest, "unexpected %v", m.Type())
+	}
+	res, err := p.handleCommit(ctx, s.Peer(), req)
+	s.SetDeadline(time.Now().Add(answerDeadline)) // also for an error's answer
+	if err != nil {
+		return err
+	}
+	return s.Send(res)
 }
 
 func (p *Peer) handleLocate(_ context.Context, _ identity.PeerID, req *wire.Locate) (wire.Message, error) {

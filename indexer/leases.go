@@ -13,10 +13,11 @@ import (
 	"github.com/ppstore/ppstore/wire"
 )
 
-// DefaultUploadLease is how long a replica stored by a put stays pending
-// without a commit before its miner may reclaim it, and how long a put's
-// reservations live after its last request (see docs/LEASES.md).
-const DefaultUploadLease = 2 * time.Minute
+// DefaultUploadLease is how long a put's reservations and reported replicas
+// live after its last request (see docs/LEASES.md). Miners keep an
+// unconfirmed replica longer (miner.DefaultUploadLease, 90 s) before they
+// ask, so that an interrupted put is forgotten here by then.
+const DefaultUploadLease = time.Minute
 
 // retryAfter is what a put waiting for other puts' reservations is told.
 const retryAfter = 300 * time.Millisecond
@@ -57,12 +58,13 @@ type leases struct {
 	mu     sync.Mutex
 	shards map[string]*shardLeases
 	puts   map[putKey]time.Time  // last request of each put
+	secret map[putKey]bool       // puts that asked Private: never deduplicated
 	tombs  map[tombKey]time.Time // replicas a miner was told to reclaim, and when
 	swept  time.Time
 }
 
 func newLeases(ttl time.Duration) *leases {
-	return &leases{now: time.Now, ttl: ttl, shards: map[string]*shardLeases{}, puts: map[putKey]time.Time{}, tombs: map[tombKey]time.Time{}}
+	return &leases{now: time.Now, ttl: ttl, shards: map[string]*shardLeases{}, puts: map[putKey]time.Time{}, secret: map[putKey]bool{}, tombs: map[tombKey]time.Time{}}
 }
 
 func (l *leases) alive(e leaseEntry, now time.Time) bool {
@@ -93,6 +95,7 @@ func (l *leases) sweepLocked(now time.Time) {
 	for k, t := range l.puts {
 		if now.Sub(t) >= l.ttl {
 			delete(l.puts, k)
+			delete(l.secret, k)
 		}
 	}
 	for k := range l.shards {
@@ -177,6 +180,9 @@ func (p *Peer) handleReserve(_ context.Context, peer identity.PeerID, req *wire.
 	now := l.now()
 	put := putKey{owner: peer, id: req.Put}
 	l.puts[put] = now
+	if req.Private {
+		l.secret[put] = true
+	}
 	l.sweepLocked(now)
 	k := req.Shard.KeyString()
 	sl := l.shardLocked(k, now)
@@ -184,9 +190,19 @@ func (p *Peer) handleReserve(_ context.Context, peer identity.PeerID, req *wire.
 	sl.reserved = slices.DeleteFunc(sl.reserved, func(e leaseEntry) bool { return e.put == put })
 	mine := minersOf(sl.stored, func(e leaseEntry) bool { return e.put == put })
 
-	var have, busy []identity.PeerID
+	var have, busy, avoid []identity.PeerID
 	if req.Private {
 		have = mine // nothing about other puts or the index is revealed or counted
+		// Miners holding the same bytes already are avoided silently: a
+		// replica there would be no new copy.
+		committed, err := p.store.Holders(req.Shard)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range committed {
+			avoid = append(avoid, a.Peer)
+		}
+		avoid = union(avoid, minersOf(sl.stored, func(leaseEntry) bool { return true }))
 	} else {
 		committed, err := p.store.Holders(req.Shard)
 		if err != nil {
@@ -213,7 +229,7 @@ func (p *Peer) handleReserve(_ context.Context, peer identity.PeerID, req *wire.
 	}
 	need := int(req.Replicas) - len(have) - len(busy)
 	pl, err := p.placer.Place(&wire.Place{Replicas: uint8(need), ShardSize: req.Size, Count: 1,
-		Exclude: union(req.Exclude, have, busy, minersOf(sl.reserved, func(leaseEntry) bool { return true }))})
+		Exclude: union(req.Exclude, have, busy, avoid, minersOf(sl.reserved, func(leaseEntry) bool { return true }))})
 	if err != nil {
 		p.metrics.reservations.WithLabelValues("refused").Inc()
 		return nil, err
@@ -277,15 +293,10 @@ func (p *Peer) handleShardStored(_ context.Context, peer identity.PeerID, req *w
 	}
 	l.puts[put] = now
 	sl := l.shardLocked(k, now)
-	private := false
-	for _, e := range sl.reserved {
-		if e.put == put && e.private {
-			private = true
-		}
-	}
+	private := l.secret[put] // what it stored must not be found by other puts
 	sl.reserved = slices.DeleteFunc(sl.reserved, func(e leaseEntry) bool { return e.put == put })
 	for _, r := range req.Receipts {
-		if !slices.ContainsFunc(sl.stored, func(e leaseEntry) bool { return e.miner == r.Miner }) {
+		if !slices.ContainsFunc(sl.stored, func(e leaseEntry) bool { return e.miner == r.Miner && e.put == put }) {
 			sl.stored = append(sl.stored, leaseEntry{miner: r.Miner, put: put, private: private})
 		}
 	}

@@ -55,7 +55,7 @@ func keyOf(ks []*identity.Key, p identity.PeerID) *identity.Key {
 // difference; a private put is told nothing and counts nothing.
 func TestReserveCountsHoldersAndOtherPuts(t *testing.T) {
 	ctx := context.Background()
-	miners := testKeys(0, 6)
+	miners := testKeys(0, 9)
 	p := lifecyclePeer(t, miners)
 	m := testManifest(t, 1)
 	sc, size := m.ShardCID(0), uint64(m.ShardLen(0))
@@ -103,8 +103,27 @@ func TestReserveCountsHoldersAndOtherPuts(t *testing.T) {
 	}
 	// Private: three new ones whatever exists, and nothing revealed.
 	ans, _ = p.handleReserve(ctx, carol, &wire.Reserve{Put: 4, Shard: sc, Size: size, Replicas: 3, Private: true})
-	if c := ans.(*wire.Reservation); len(c.Chain) != 3 || len(c.Have) != 0 || c.RetryAfter != 0 {
-		t.Fatalf("private reservation %+v, want 3 new and nothing about others", c)
+	priv := ans.(*wire.Reservation)
+	if len(priv.Chain) != 3 || len(priv.Have) != 0 || priv.RetryAfter != 0 {
+		t.Fatalf("private reservation %+v, want 3 new and nothing about others", priv)
+	}
+	// What a private put stored is not shown to, nor counted for, others.
+	var prs []wire.Receipt
+	for _, a := range priv.Chain {
+		prs = append(prs, receipt(keyOf(miners, a.Peer), sc, size, carol))
+	}
+	if ack, err := p.handleShardStored(ctx, carol, &wire.ShardStored{Put: 4, Shard: sc, Receipts: prs}); err != nil || ack.(*wire.StoredAck).Replicas != 3 {
+		t.Fatalf("private shard stored: %v, %v; want its own 3", ack, err)
+	}
+	ans, _ = p.handleReserve(ctx, bob, &wire.Reserve{Put: 2, Shard: sc, Size: size, Replicas: 3})
+	shown := ans.(*wire.Reservation).Have
+	for _, h := range shown {
+		if slices.Contains(peersOfAddrs(priv.Chain), h.Peer) {
+			t.Fatalf("another put was shown miner %s, which holds only the private put's replica", h.Peer.Short())
+		}
+	}
+	if len(shown) != 3 {
+		t.Fatalf("another put was shown %d holders, want the 3 shareable ones", len(shown))
 	}
 	// A reservation dies with its put: bob's new put is not kept waiting
 	// by carol's reservation once carol stops asking.

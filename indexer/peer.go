@@ -42,7 +42,7 @@ type Config struct {
 
 	RefreshInterval time.Duration `toml:"refresh_interval"` // how often the live miners are pulled; default 2s
 	RecordTTL       time.Duration `toml:"record_ttl"`       // lifetime of the indexer's own record; default 1m
-	UploadLease     time.Duration `toml:"upload_lease"`     // life of a put's reservations after its last request; default 2m (docs/LEASES.md)
+	UploadLease     time.Duration `toml:"upload_lease"`     // life of a put's reservations after its last request; default 1m (docs/LEASES.md)
 	DropInterval    time.Duration `toml:"drop_interval"`    // how often replicas of removed files are retried at their miners; default 30s
 }
 
@@ -177,7 +177,7 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (_ *Peer, err 
 
 	p.node.Handle(wire.TypePing, transport.Ping(wire.RoleIndexer))
 	p.node.Handle(wire.TypePlace, transport.Unary(p.handlePlace))
-	p.node.Handle(wire.TypeCommit, transport.Unary(p.handleCommit))
+	p.node.Handle(wire.TypeCommit, p.serveCommit)
 	p.node.Handle(wire.TypeLocate, transport.Unary(p.handleLocate))
 	p.node.Handle(wire.TypeListFiles, transport.Unary(p.handleListFiles))
 	p.node.Handle(wire.TypeReserve, transport.Unary(p.handleReserve))

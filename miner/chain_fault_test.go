@@ -2,7 +2,6 @@ package miner
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -107,15 +106,7 @@ func TestSlowHopIsNotMistakenForDead(t *testing.T) {
 	m1, m2, m3 := startMiner(t, "", fastIdle), startMiner(t, "", fastIdle), startMiner(t, "", fastIdle)
 	slowDisk(m2.store, 150*time.Millisecond) // 17 pieces: 2.5 s of writes, 8 in flight at most
 	sh := makeShard(t, testShardSize, testPieceSize)
-	var (
-		wg  sync.WaitGroup
-		res *wire.StoreResult
-		err error
-	)
-	wg.Go(func() {
-		res, err = put(context.Background(), cli, m1.Addr(), sh, addrs(m2, m3), defaultPut(testPieceSize))
-	})
-	wg.Wait()
+	res, err := put(context.Background(), cli, m1.Addr(), sh, addrs(m2, m3), defaultPut(testPieceSize))
 	if err != nil {
 		t.Fatal(err)
 	}

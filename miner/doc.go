@@ -52,6 +52,7 @@
 // Pebble keys:
 //
 //	s/<shard CID bytes>  →  record
+//	l/<shard CID bytes>  →  u64 lease end (unix s): the replica awaits a commit (lease.go)
 //
 // A record is versioned so that sealed replicas (a later issue) can add a
 // format. Version 1, integers big-endian, a peer ID as a 4-byte length and

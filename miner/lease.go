@@ -21,8 +21,12 @@ import (
 
 // DefaultUploadLease is how long a stored replica stays pending, waiting for
 // a commit to confirm it, before the miner asks the indexer about it and
-// reclaims it if no commit did (see docs/LEASES.md).
-const DefaultUploadLease = 2 * time.Minute
+// reclaims it if no commit did (see docs/LEASES.md). It is longer than the
+// indexer's memory of a put (indexer.DefaultUploadLease, 60 s), so that
+// when the miner asks about an interrupted put's replica the indexer has
+// already forgotten the put: its bytes are gone within 90 s plus a check
+// interval (an eighth of the lease) of its last upload.
+const DefaultUploadLease = 90 * time.Second
 
 // Lease keys: a replica is pending while its key exists.
 //
@@ -245,7 +249,9 @@ func (p *Peer) CheckLeases(ctx context.Context) error {
 			case wire.LeaseCommitted:
 				err = p.store.confirm(l.c, root)
 			case wire.LeasePending:
-				err = p.store.setLease(l.c, root, now.Add(p.cfg.UploadLease), false)
+				// A put under way that outlived the lease: ask again at the
+				// next check, so that once it dies the replica goes soon.
+				err = p.store.setLease(l.c, root, now.Add(p.cfg.UploadLease/8), false)
 			default:
 				var held bool
 				if held, err = p.store.remove(l.c, root); held {

@@ -3,6 +3,7 @@ package miner
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -77,13 +78,17 @@ func TestLeaseChoreKeepsCommittedAndReclaimsTheRest(t *testing.T) {
 		c.indexers = []wire.NodeAddr{ix.node.Self()}
 	})
 	cli := newClient(t)
-	committed, pending, unknown := storeOne(t, cli, m), storeOne(t, cli, m), storeOne(t, cli, m)
+	// The miner's own chore may ask as soon as a lease ends: the indexer's
+	// answers are set before the uploads.
+	committed, pending, unknown := makeShard(t, testShardSize, testPieceSize), makeShard(t, testShardSize, testPieceSize), makeShard(t, testShardSize, testPieceSize)
 	ix.set(committed.CID(), wire.LeaseCommitted)
 	ix.set(pending.CID(), wire.LeasePending)
-	if n := m.store.pendingCount(); n != 3 {
-		t.Fatalf("%d replicas pending after three uploads, want 3", n)
+	for _, sh := range []*shard.Shard{committed, pending, unknown} {
+		if _, err := put(context.Background(), cli, m.Addr(), sh, nil, defaultPut(testPieceSize)); err != nil {
+			t.Fatal(err)
+		}
 	}
-	usedBefore, _, _ := m.store.usage()
+	usedBefore := 3 * int64(len(unknown.Data))
 
 	eventually(t, func() error {
 		if err := m.CheckLeases(context.Background()); err != nil {
@@ -91,6 +96,9 @@ func TestLeaseChoreKeepsCommittedAndReclaimsTheRest(t *testing.T) {
 		}
 		if m.store.get(unknown.Root) != nil {
 			return errors.New("the unknown replica is still stored")
+		}
+		if n := m.store.pendingCount(); n != 1 {
+			return fmt.Errorf("%d pending, want 1 (the committed one confirmed)", n)
 		}
 		return nil
 	})
@@ -104,10 +112,6 @@ func TestLeaseChoreKeepsCommittedAndReclaimsTheRest(t *testing.T) {
 	if used != usedBefore-int64(len(unknown.Data)) {
 		t.Fatalf("used %d, want %d less than %d", used, len(unknown.Data), usedBefore)
 	}
-	if n := m.store.pendingCount(); n != 1 {
-		t.Fatalf("%d pending, want 1 (the committed one is confirmed)", n)
-	}
-
 	// A restart keeps the confirmed replica confirmed and the pending one
 	// pending; with the indexer gone nothing is deleted.
 	ix.node.Close()

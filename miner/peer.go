@@ -81,7 +81,8 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Peer, error)
 		p.store.Close()
 		return nil, err
 	}
-	p.node, err = transport.Listen(transport.Config{Key: key, Listen: cfg.Listen, DialTimeout: cfg.dialTimeout, RequestTimeout: cfg.requestTimeout, Logger: log})
+	p.node, err = transport.Listen(transport.Config{Key: key, Listen: cfg.Listen, DialTimeout: cfg.dialTimeout, RequestTimeout: cfg.requestTimeout,
+		IdleTimeout: cfg.quicIdle, Logger: log})
 	if err != nil {
 		p.store.Close()
 		return nil, fmt.Errorf("miner: %w", err)
