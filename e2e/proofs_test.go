@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"fmt"
 	"path/filepath"
@@ -81,6 +82,27 @@ func TestProofsInARegion(t *testing.T) {
 	if got, _ := get(t, c, id, user.GetOptions{}); !bytes.Equal(got, data) {
 		t.Fatal("get from sealed replicas returned other bytes")
 	}
+	proofStates := func() map[string]user.ReplicaStat {
+		st, err := c.Stat(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.CheckProofs(context.Background(), st); err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]user.ReplicaStat{}
+		for _, s := range st.Shards {
+			for _, r := range s.Replicas {
+				out[r.Miner] = r
+			}
+		}
+		return out
+	}
+	for m, r := range proofStates() {
+		if r.Proof != "proven" || r.LastPassEpoch == 0 {
+			t.Fatalf("stat of miner %s: proof %q, last pass %d", m, r.Proof, r.LastPassEpoch)
+		}
+	}
 
 	// Kill a miner: its replica misses and is reported for repair.
 	dead := r.miners[0].svc.Addr().Peer
@@ -100,6 +122,9 @@ func TestProofsInARegion(t *testing.T) {
 		}
 		return nil
 	})
+	if r := proofStates()[dead.String()]; r.Proof != "repairing" {
+		t.Fatalf("stat of the dead miner's replica: %q, want repairing", r.Proof)
+	}
 }
 
 func waitFor(t *testing.T, within time.Duration, what string, cond func() error) {
