@@ -166,6 +166,9 @@ func (p *Peer) register(ctx context.Context) error {
 func (p *Peer) Close() error {
 	p.closeOnce.Do(func() {
 		p.node.Close()
+		if p.sealer != nil {
+			p.sealer.close() // before the store: a seal in progress writes to it
+		}
 		p.closeErr = p.store.Close()
 	})
 	return p.closeErr
