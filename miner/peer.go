@@ -82,6 +82,7 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Peer, error)
 	p.node.Handle(wire.TypeStoreShard, p.handleStoreShard)
 	p.node.Handle(wire.TypeGetPiece, p.handleGetPiece)
 	p.node.Handle(wire.TypePoStChallenge, p.handlePoStChallenge)
+	p.node.Handle(wire.TypeRepairShard, p.handleRepairShard)
 	if p.prover, err = newProver(p); err != nil {
 		p.Close()
 		return nil, fmt.Errorf("miner: %w", err)
