@@ -24,7 +24,7 @@ func (p *Peer) handleRepairShard(ctx context.Context, s *transport.Stream, m wir
 	if !ok {
 		return wire.Errorf(wire.CodeBadRequest, "unexpected %v", m.Type())
 	}
-	v, err := p.prover.verifier(ctx)
+	v, err := p.prover.findVerifier(ctx)
 	if err != nil || v.Peer != s.Peer() {
 		return wire.Errorf(wire.CodeUnauthorized, "miner %s: only the region's verifier may ask for a repair", p.short)
 	}

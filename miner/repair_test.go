@@ -11,7 +11,9 @@ import (
 
 // asVerifier makes m take cli as its region's verifier.
 func asVerifier(m *testMiner, cli wire.NodeAddr) {
+	m.prover.mu.Lock()
 	m.prover.verifier = func(context.Context) (wire.NodeAddr, error) { return cli, nil }
+	m.prover.mu.Unlock()
 }
 
 func TestRepairCopiesFromAnotherMinerCheckingEveryPiece(t *testing.T) {
