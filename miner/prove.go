@@ -31,7 +31,7 @@ func provenKey(c cid.Cid) []byte { return append(slices.Clip(provenPrefix), c.By
 
 // prover proves sealed replicas to the verifier.
 type prover struct {
-	p *Peer
+	p  *Peer
 	mu sync.Mutex
 	// verifier finds the verifier (the bootstrap's record; tests replace
 	// it); call findVerifier.
