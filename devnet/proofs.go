@@ -6,5 +6,5 @@ package devnet
 // layers with a smaller minimum for small shards, so small files seal fast.
 const (
 	devnetVerifier = "epoch = \"5s\"\ndeadline_base = \"1s\"\nmisses_to_repair = 3\n"
-	devnetProofs   = "\n[proofs]\nmin_seal_blocks = 16384\n"
+	devnetProofs   = "proofs.min_seal_blocks = 16384\n" // a dotted key, not a [proofs] table: keys appended later stay top level
 )

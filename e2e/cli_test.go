@@ -70,8 +70,8 @@ func TestDevnetAndCommandLine(t *testing.T) {
 	}
 	t.Cleanup(func() { ppstore(t, "devnet", "stop", "--dir", dir) })
 	rows := devnetStatus(t, dir)
-	if len(rows) != 5 {
-		t.Fatalf("%d processes, want bootstrap, indexer and 3 miners: %+v", len(rows), rows)
+	if len(rows) != 6 {
+		t.Fatalf("%d processes, want bootstrap, indexer, verifier and 3 miners: %+v", len(rows), rows)
 	}
 	roles := map[string]int{}
 	for _, r := range rows {
@@ -80,7 +80,7 @@ func TestDevnetAndCommandLine(t *testing.T) {
 			t.Fatalf("bad status row %+v", r)
 		}
 	}
-	if roles["miner"] != 3 || roles["bootstrap"] != 1 || roles["indexer"] != 1 {
+	if roles["miner"] != 3 || roles["bootstrap"] != 1 || roles["indexer"] != 1 || roles["verifier"] != 1 {
 		t.Fatalf("roles = %v", roles)
 	}
 

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"fmt"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/ppstore/ppstore/bootstrap"
 	"github.com/ppstore/ppstore/config"
+	"github.com/ppstore/ppstore/identity"
 	"github.com/ppstore/ppstore/indexer"
 	"github.com/ppstore/ppstore/miner"
 	"github.com/ppstore/ppstore/proofs"
@@ -24,7 +26,8 @@ var e2eProofs = proofs.Params{Rounds: 1, MinSealBlocks: 4096}
 // TestProofsInARegion runs real miners and a real verifier: the miners
 // seal what they store, prove it (PoRep), pass the rounds (PoSt) and keep
 // serving gets from their sealed replicas; a killed miner misses and its
-// replicas are reported for repair; every round re-checks from its record.
+// replica is reported for repair and copied miner to miner to another
+// miner, which seals and proves it.
 func TestProofsInARegion(t *testing.T) {
 	r := &region{t: t, dir: t.TempDir()}
 	bcfg := bootstrap.Config{DataDir: filepath.Join(r.dir, "bootstrap"), Region: "test", Listen: "127.0.0.1:0"}
@@ -47,7 +50,7 @@ func TestProofsInARegion(t *testing.T) {
 	}
 	vp := startProc(t, v)
 	t.Cleanup(vp.stop)
-	for i := 0; i < 3; i++ {
+	for i := 0; i < 4; i++ {
 		mc := miner.Config{DataDir: filepath.Join(r.dir, fmt.Sprintf("miner-%d", i)), Region: "test", Listen: "127.0.0.1:0",
 			Bootstrap: seed, Capacity: 1 << 30, Proofs: e2eProofs}
 		mc.EnsureDefaults()
@@ -55,7 +58,7 @@ func TestProofsInARegion(t *testing.T) {
 		r.miners = append(r.miners, nil)
 		r.startMiner(i)
 	}
-	r.waitReady(3)
+	r.waitReady(4)
 
 	c := r.client()
 	defer c.Close()
@@ -81,22 +84,55 @@ func TestProofsInARegion(t *testing.T) {
 	if got, _ := get(t, c, id, user.GetOptions{}); !bytes.Equal(got, data) {
 		t.Fatal("get from sealed replicas returned other bytes")
 	}
+	proofStates := func() map[string]user.ReplicaStat {
+		st, err := c.Stat(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.CheckProofs(context.Background(), st); err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]user.ReplicaStat{}
+		for _, s := range st.Shards {
+			for _, r := range s.Replicas {
+				out[r.Miner] = r
+			}
+		}
+		return out
+	}
+	for m, r := range proofStates() {
+		if r.Proof != "proven" || r.LastPassEpoch == 0 {
+			t.Fatalf("stat of miner %s: proof %q, last pass %d", m, r.Proof, r.LastPassEpoch)
+		}
+	}
 
-	// Kill a miner: its replica misses and is reported for repair.
-	dead := r.miners[0].svc.Addr().Peer
-	r.miners[0].stop()
-	waitFor(t, 60*time.Second, "the dead miner's replica reported for repair", func() error {
+	// Kill a holder: its replica misses and is reported for repair, then
+	// copied miner to miner to the fourth miner, which seals and proves it.
+	states := proofStates()
+	var dead identity.PeerID
+	for i, m := range r.miners {
+		if _, holds := states[m.svc.Addr().Peer.String()]; holds {
+			dead = m.svc.Addr().Peer
+			r.miners[i].stop()
+			break
+		}
+	}
+	waitFor(t, 90*time.Second, "three proven replicas again, none on the dead miner", func() error {
 		reps, err := v.Replicas()
 		if err != nil {
 			return err
 		}
+		proven := 0
 		for _, rp := range reps {
-			if rp.Miner == dead && rp.Status != verifier.StatusRepairing {
-				return fmt.Errorf("status %s after %d misses", verifier.StatusName(rp.Status), rp.Misses)
+			if rp.Miner == dead {
+				return fmt.Errorf("the dead miner's replica is %s after %d misses", verifier.StatusName(rp.Status), rp.Misses)
 			}
-			if rp.Miner != dead && rp.Misses > 0 {
-				t.Errorf("a live miner's replica missed (%d): deadline too tight for this machine?", rp.Misses)
+			if rp.Status == verifier.StatusProven {
+				proven++
 			}
+		}
+		if len(reps) != 3 || proven != 3 {
+			return fmt.Errorf("%d replicas recorded, %d proven", len(reps), proven)
 		}
 		return nil
 	})

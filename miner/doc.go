@@ -37,7 +37,8 @@
 //	  node.json                     written by daemon.Serve while running
 //	  db/                           pebble: shard metadata
 //	  shards/00 … shards/ff/        one folder per first byte of the root
-//	    <hex Merkle root>.shard     the shard's bytes exactly as uploaded
+//	    <hex Merkle root>.shard     the shard's bytes as uploaded, then (once sealed, seal.go)
+//	                                the first size bytes of this miner's sealed replica
 //	  tmp/<random>                  uploads in progress; emptied at startup
 //
 // An upload is written to tmp/, fsynced, renamed into shards/, the folder

@@ -96,6 +96,7 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Peer, error)
 		return nil, err
 	}
 	p.node.Handle(wire.TypePoStChallenge, p.handlePoStChallenge)
+	p.node.Handle(wire.TypeRepairShard, p.handleRepairShard)
 	if p.prover, err = newProver(p); err != nil {
 		p.Close()
 		return nil, fmt.Errorf("miner: %w", err)
@@ -194,6 +195,9 @@ func (p *Peer) Close() error {
 		p.life.Stop()
 		p.node.Close()
 		p.life.Wait() // no chore writes to the store after this
+		if p.sealer != nil {
+			p.sealer.close() // before the store: a seal in progress writes to it
+		}
 		p.closeErr = p.store.Close()
 	})
 	return p.closeErr

@@ -34,12 +34,20 @@ func provenKey(c cid.Cid) []byte { return append(slices.Clip(provenPrefix), c.By
 
 // prover proves sealed replicas to the verifier.
 type prover struct {
-	p *Peer
-	// verifier finds the verifier (the bootstrap's record; tests replace it).
+	p  *Peer
+	mu sync.Mutex
+	// verifier finds the verifier (the bootstrap's record; tests replace
+	// it); call findVerifier.
 	verifier func(ctx context.Context) (wire.NodeAddr, error)
+	proven   map[shard.Digest]uint64
+}
 
-	mu     sync.Mutex
-	proven map[shard.Digest]uint64
+// findVerifier returns the region's verifier.
+func (pr *prover) findVerifier(ctx context.Context) (wire.NodeAddr, error) {
+	pr.mu.Lock()
+	find := pr.verifier
+	pr.mu.Unlock()
+	return find(ctx)
 }
 
 func newProver(p *Peer) (*prover, error) {
@@ -94,7 +102,7 @@ func (pr *prover) RunOnce(ctx context.Context) error {
 	if len(todo) == 0 {
 		return nil
 	}
-	to, err := pr.verifier(ctx)
+	to, err := pr.findVerifier(ctx)
 	if err != nil {
 		return err
 	}

@@ -103,6 +103,12 @@ type sealer struct {
 	sealed map[shard.Digest]*sealInfo
 
 	shardsSealed prometheus.Counter
+
+	// runMu is held while sealing or proving; close cancels stopCtx and
+	// takes it, so the store is not closed under a seal in progress.
+	runMu   sync.Mutex
+	stopCtx context.Context
+	stop    context.CancelFunc
 }
 
 func newSealer(p *Peer, params proofs.Params, reg prometheus.Registerer) (*sealer, error) {
@@ -113,10 +119,18 @@ func newSealer(p *Peer, params proofs.Params, reg prometheus.Registerer) (*seale
 			return nil, fmt.Errorf("miner: metrics: %w", err)
 		}
 	}
+	sl.stopCtx, sl.stop = context.WithCancel(context.Background())
 	if err := sl.load(); err != nil {
 		return nil, err
 	}
 	return sl, nil
+}
+
+// close stops sealing and proving and waits for the step under way.
+func (sl *sealer) close() {
+	sl.stop()
+	sl.runMu.Lock()
+	sl.runMu.Unlock()
 }
 
 // load reads the sealing records, settles pending ones and drops those of
@@ -219,13 +233,20 @@ const proveRetry = 10 * time.Second
 // Run seals stored shards whenever notified (and every proveRetry), then
 // proves the sealed replicas to the verifier, until ctx is done.
 func (sl *sealer) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(sl.stopCtx, cancel)()
 	for {
-		if err := sl.RunOnce(ctx); err != nil && ctx.Err() == nil {
-			sl.p.log.Warn("sealing failed; retrying", "err", err, "in", proveRetry)
+		sl.runMu.Lock()
+		if ctx.Err() == nil {
+			if err := sl.RunOnce(ctx); err != nil && ctx.Err() == nil {
+				sl.p.log.Warn("sealing failed; retrying", "err", err, "in", proveRetry)
+			}
+			if err := sl.p.prover.RunOnce(ctx); err != nil && ctx.Err() == nil {
+				sl.p.log.Warn("proving replicas to the verifier failed; retrying", "err", err, "in", proveRetry)
+			}
 		}
-		if err := sl.p.prover.RunOnce(ctx); err != nil && ctx.Err() == nil {
-			sl.p.log.Warn("proving replicas to the verifier failed; retrying", "err", err, "in", proveRetry)
-		}
+		sl.runMu.Unlock()
 		select {
 		case <-ctx.Done():
 			return nil
@@ -266,7 +287,7 @@ func (sl *sealer) RunOnce(ctx context.Context) error {
 		if ctx.Err() != nil {
 			break
 		}
-		if err := sl.seal(root); err != nil {
+		if err := sl.seal(ctx, root); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -274,7 +295,7 @@ func (sl *sealer) RunOnce(ctx context.Context) error {
 }
 
 // seal seals one stored shard in place (see the comment at the top).
-func (sl *sealer) seal(root shard.Digest) error {
+func (sl *sealer) seal(ctx context.Context, root shard.Digest) error {
 	st := sl.p.store
 	rec := st.get(root)
 	if rec == nil {
@@ -299,7 +320,7 @@ func (sl *sealer) seal(root shard.Digest) error {
 		}
 	}
 	layers := sl.params.Layers(rec.size)
-	if err := proofs.Seal(sl.replicaID(root), rec.size, layers, buf); err != nil {
+	if err := proofs.SealContext(ctx, sl.replicaID(root), rec.size, layers, buf); err != nil {
 		return err
 	}
 	tree := proofs.NewTree(buf)

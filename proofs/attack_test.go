@@ -66,12 +66,16 @@ func TestAttackOutsourcing(t *testing.T) {
 	start := time.Now()
 	round.Deadline = DeadlineFor(start, 1, DefaultDeadlineBase, DefaultDeadlinePerReplica)
 	fetched := append([]byte(nil), data...) // the fetch itself counted as free
-	g := generate(t, self, fetched, Params{})
-	resp, err = ProvePoSt(round, Params{}, []Held{g.held()})
+	params := Params{}
+	if raceEnabled {
+		params.MinSealBlocks = 1 << 16
+	}
+	g := generate(t, self, fetched, params)
+	resp, err = ProvePoSt(round, params, []Held{g.held()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := VerifyPoSt(round, Params{}, []byte("miner-c"), []*Replica{g.rep}, resp, time.Now()); !errors.Is(err, ErrLate) {
+	if _, err := VerifyPoSt(round, params, []byte("miner-c"), []*Replica{g.rep}, resp, time.Now()); !errors.Is(err, ErrLate) {
 		t.Fatalf("outsourced and sealed on demand in %v: %v, want ErrLate", time.Since(start), err)
 	}
 }
@@ -88,18 +92,22 @@ func generate(t testing.TB, f *fixture, data []byte, p Params) *fixture {
 // takes the whole sealing time; an honest one reads 8 × 8 KiB.
 func TestAttackGenerationIsLate(t *testing.T) {
 	data := randBytes(3, 4<<20)
+	params := Params{}
+	if raceEnabled { // the race detector slows the arithmetic: a quarter of the work keeps the suite short
+		data, params = data[:1<<20], Params{MinSealBlocks: 1 << 16}
+	}
 	desc := &fixture{rep: &Replica{Miner: []byte("miner-g"), PieceSize: 256 << 10}}
 
 	round := &Round{Epoch: 9, Seed: [32]byte{7}}
 	start := time.Now()
 	round.Deadline = DeadlineFor(start, 1, DefaultDeadlineBase, DefaultDeadlinePerReplica)
-	g := generate(t, desc, data, Params{})
-	resp, err := ProvePoSt(round, Params{}, []Held{g.held()})
+	g := generate(t, desc, data, params)
+	resp, err := ProvePoSt(round, params, []Held{g.held()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	attack := time.Since(start)
-	if _, err := VerifyPoSt(round, Params{}, []byte("miner-g"), []*Replica{g.rep}, resp, time.Now()); !errors.Is(err, ErrLate) {
+	if _, err := VerifyPoSt(round, params, []byte("miner-g"), []*Replica{g.rep}, resp, time.Now()); !errors.Is(err, ErrLate) {
 		t.Fatalf("generation attack answered in %v: %v, want ErrLate", attack, err)
 	}
 
@@ -110,12 +118,12 @@ func TestAttackGenerationIsLate(t *testing.T) {
 		round := &Round{Epoch: 10 + uint64(i), Seed: [32]byte{byte(i)}}
 		start := time.Now()
 		round.Deadline = DeadlineFor(start, 1, DefaultDeadlineBase, DefaultDeadlinePerReplica)
-		resp, err := ProvePoSt(round, Params{}, []Held{g.held()})
+		resp, err := ProvePoSt(round, params, []Held{g.held()})
 		if err != nil {
 			t.Fatal(err)
 		}
 		el := time.Since(start)
-		verdicts, err := VerifyPoSt(round, Params{}, []byte("miner-g"), []*Replica{g.rep}, resp, time.Now())
+		verdicts, err := VerifyPoSt(round, params, []byte("miner-g"), []*Replica{g.rep}, resp, time.Now())
 		if err != nil || verdicts[0] != nil {
 			t.Fatalf("honest response: %v, %v", verdicts, err)
 		}

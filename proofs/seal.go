@@ -1,6 +1,7 @@
 package proofs
 
 import (
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/sha256"
@@ -203,6 +204,15 @@ func forward(layer int) bool { return layer%2 == 1 }
 // block depends on every block sealed before it, so the work (layers ×
 // blocks sloth steps of 125 squarings each) is one sequential chain.
 func Seal(id ReplicaID, size int64, layers int, buf []byte) error {
+	return SealContext(context.Background(), id, size, layers, buf)
+}
+
+// sealCheck is how many blocks SealContext seals between looks at ctx.
+const sealCheck = 1 << 14
+
+// SealContext is Seal that gives up with ctx's error when ctx is done
+// (buf then holds nothing usable).
+func SealContext(ctx context.Context, id ReplicaID, size int64, layers int, buf []byte) error {
 	if int64(len(buf)) != ReplicaSize(size) || size < 1 {
 		return fmt.Errorf("%w: seal buffer of %d bytes for a %d-byte shard (want %d)", ErrBadParams, len(buf), size, ReplicaSize(size))
 	}
@@ -215,6 +225,9 @@ func Seal(id ReplicaID, size int64, layers int, buf []byte) error {
 		if forward(l) {
 			permute(buf[0:BlockSize])
 			for off := BlockSize; off < len(buf); off += BlockSize {
+				if off%(sealCheck*BlockSize) == 0 && ctx.Err() != nil {
+					return ctx.Err()
+				}
 				xorBlock(buf[off:off+BlockSize], buf[off-BlockSize:off])
 				permute(buf[off : off+BlockSize])
 			}
@@ -222,6 +235,9 @@ func Seal(id ReplicaID, size int64, layers int, buf []byte) error {
 			last := len(buf) - BlockSize
 			permute(buf[last:])
 			for off := last - BlockSize; off >= 0; off -= BlockSize {
+				if off%(sealCheck*BlockSize) == 0 && ctx.Err() != nil {
+					return ctx.Err()
+				}
 				xorBlock(buf[off:off+BlockSize], buf[off+BlockSize:off+2*BlockSize])
 				permute(buf[off : off+BlockSize])
 			}

@@ -25,6 +25,9 @@ func (p *Peer) runRounds(ctx context.Context) error {
 		if err := p.RunRound(ctx); err != nil && ctx.Err() == nil {
 			p.log.Warn("round failed", "err", err)
 		}
+		if err := p.RunRepairs(ctx); err != nil && ctx.Err() == nil {
+			p.log.Warn("repair failed; retrying next epoch", "err", err)
+		}
 		next := p.genesis.Add(time.Duration(p.epochAt(p.now())) * p.cfg.Epoch)
 		select {
 		case <-ctx.Done():

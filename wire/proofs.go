@@ -27,6 +27,8 @@ const (
 	TypePoStPart       Type = 65
 	TypeProofStatus    Type = 66
 	TypeProofStates    Type = 67
+	TypeRepairShard    Type = 68
+	TypeRepairDone     Type = 69
 )
 
 // Error codes of the proofs (17-20).
@@ -48,7 +50,7 @@ var (
 func init() {
 	for t, n := range map[Type]string{TypeSealCommit: "SealCommit", TypePoRepChallenge: "PoRepChallenge",
 		TypePoRepPart: "PoRepPart", TypePoRepResult: "PoRepResult", TypePoStChallenge: "PoStChallenge", TypePoStPart: "PoStPart",
-		TypeProofStatus: "ProofStatus", TypeProofStates: "ProofStates"} {
+		TypeProofStatus: "ProofStatus", TypeProofStates: "ProofStates", TypeRepairShard: "RepairShard", TypeRepairDone: "RepairDone"} {
 		typeNames[t] = n
 	}
 	codeNames[CodeBadProof] = "bad proof"
@@ -76,6 +78,10 @@ func newProofsMessage(t Type) Message {
 		return new(ProofStatus)
 	case TypeProofStates:
 		return new(ProofStates)
+	case TypeRepairShard:
+		return new(RepairShard)
+	case TypeRepairDone:
+		return new(RepairDone)
 	}
 	return nil
 }
@@ -320,3 +326,39 @@ func (m *ProofStates) Decode(b []byte) error {
 	}
 	return d.Finish()
 }
+
+// RepairShard asks a miner (from the verifier only) to copy a shard from
+// another miner that holds a healthy replica, checking every piece against
+// the shard's root (commD), then to store, seal and prove it.
+type RepairShard struct {
+	Shard     cid.Cid
+	Size      uint64
+	PieceSize uint32
+	Source    NodeAddr
+}
+
+func (*RepairShard) Type() Type { return TypeRepairShard }
+func (m *RepairShard) Append(b []byte) []byte {
+	e := Enc{B: b}
+	e.CID(m.Shard)
+	e.U64(m.Size)
+	e.U32(m.PieceSize)
+	m.Source.append(&e)
+	return e.B
+}
+func (m *RepairShard) Decode(b []byte) error {
+	d := NewDec(b)
+	m.Shard = d.CID()
+	m.Size = d.U64()
+	m.PieceSize = d.U32()
+	m.Source.decode(d)
+	return d.Finish()
+}
+
+// RepairDone answers RepairShard: the shard is stored durably (sealing and
+// its PoRep follow).
+type RepairDone struct{}
+
+func (*RepairDone) Type() Type               { return TypeRepairDone }
+func (m *RepairDone) Append(b []byte) []byte { return b }
+func (m *RepairDone) Decode(b []byte) error  { return NewDec(b).Finish() }

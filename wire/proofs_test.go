@@ -20,6 +20,8 @@ func proofsSamples(t testing.TB) []Message {
 		&PoStChallenge{Epoch: 3, Seed: [32]byte{2}, Deadline: 1_700_000_000_000, Shards: []cid.Cid{c, c}},
 		&PoStPart{Last: true, Response: []byte{9, 9}},
 		&ProofStatus{Shards: []cid.Cid{c}},
+		&RepairShard{Shard: c, Size: 5, PieceSize: 2, Source: NodeAddr{Peer: testPeer(t), Addr: "127.0.0.1:9"}},
+		&RepairDone{},
 		&ProofStates{Shards: [][]ReplicaProof{{{Miner: testPeer(t), State: ProofProven, Proven: 2, LastPass: 9}}, {}}},
 	}
 }

@@ -94,7 +94,7 @@ func New(t Type) (Message, error) {
 		m = new(GetPiece)
 	case TypePiece:
 		m = new(Piece)
-	case TypeSealCommit, TypePoRepChallenge, TypePoRepPart, TypePoRepResult, TypePoStChallenge, TypePoStPart, TypeProofStatus, TypeProofStates:
+	case TypeSealCommit, TypePoRepChallenge, TypePoRepPart, TypePoRepResult, TypePoStChallenge, TypePoStPart, TypeProofStatus, TypeProofStates, TypeRepairShard, TypeRepairDone:
 		m = newProofsMessage(t) // wire/proofs.go
 	default:
 		if m = newLifecycle(t); m != nil {

@@ -20,9 +20,9 @@ miner is live at the region's bootstrap: "live" when it holds a current record
 of the miner, "unreachable" when it holds none (the miner stopped at least its
 record TTL ago, a minute by default), "unknown" when the bootstrap did not
 answer. --json prints the same with "live": true or false per replica.
-Then the verifier's state of the replica (stored, proven, failing, repairing)
-and the epoch of its last passed proof of spacetime; --json adds "proof" and
-"last_pass_epoch".`,
+Between the two, the verifier's state of the replica (stored, proven, failing,
+repairing) and the epoch of its last passed proof of spacetime; --json adds
+"proof" and "last_pass_epoch".`,
 		Args:              exactArgs(1, "one CID"),
 		ValidArgsFunction: noFileCompletion,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -55,9 +55,9 @@ and the epoch of its last passed proof of spacetime; --json adds "proof" and
 			for i, s := range st.Shards {
 				for j, r := range s.Replicas {
 					if j == 0 {
-						fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s%s\n", i, s.CID, r.Miner, r.Status, r.Liveness(), proofColumns(r))
+						fmt.Fprintf(tw, "%d\t%s\t%s\t%s%s\t%s\n", i, s.CID, r.Miner, r.Status, proofColumns(r), r.Liveness())
 					} else {
-						fmt.Fprintf(tw, "\t\t%s\t%s\t%s%s\n", r.Miner, r.Status, r.Liveness(), proofColumns(r))
+						fmt.Fprintf(tw, "\t\t%s\t%s%s\t%s\n", r.Miner, r.Status, proofColumns(r), r.Liveness())
 					}
 				}
 			}
