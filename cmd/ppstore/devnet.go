@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	gnarklog "github.com/consensys/gnark/logger"
 	"github.com/ppstore/ppstore/config"
 	"github.com/ppstore/ppstore/devnet"
 	"github.com/spf13/cobra"
@@ -69,6 +70,7 @@ func newDevnetStartCmd() *cobra.Command {
 				return &usageError{cmd: cmd, err: errors.New("--miners must be at least 1")}
 			}
 			stderr := cmd.ErrOrStderr()
+			gnarklog.Disable() // the circuit's compile and setup report through the devnet's own lines
 			_, err = devnet.Start(cmd.Context(), devnet.Options{Dir: dir, Miners: miners, BinDir: bin, Metrics: metrics, Capacity: capb, Host: host, ZkStore: zk,
 				Log: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }})
 			if err != nil {
