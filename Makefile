@@ -34,6 +34,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./wire/
 	$(GO) test -run '^$$' -fuzz FuzzRoundTrip -fuzztime 30s ./shard/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeManifest -fuzztime 30s ./shard/
+	$(GO) test -run '^$$' -fuzz FuzzZkStoreDecode -fuzztime 30s ./wire/
+	$(GO) test -run '^$$' -fuzz FuzzDecodeBatch -fuzztime 30s ./rollup/
+	$(GO) test -run '^$$' -fuzz FuzzVerifyBatch -fuzztime 30s ./rollup/
 
 clean:
 	rm -rf $(BIN) .devnet
