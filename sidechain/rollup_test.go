@@ -22,7 +22,8 @@ import (
 
 // realKeys are Groth16 keys of the rollup circuit, set up once per test
 // binary: tiny (depth 2, batches of 1) for tests; benchmarks take
-// SIDECHAIN_ZK_DEPTH and SIDECHAIN_ZK_BATCH.
+// SIDECHAIN_ZK_DEPTH and SIDECHAIN_ZK_BATCH, and load keys from (or set them
+// up into) SIDECHAIN_ZK_KEYS if set.
 var realKeys struct {
 	sync.Mutex
 	byParams map[rollup.Params]*rollup.Keys
@@ -33,6 +34,14 @@ func keysFor(tb testing.TB, p rollup.Params) *rollup.Keys {
 	realKeys.Lock()
 	defer realKeys.Unlock()
 	if k := realKeys.byParams[p]; k != nil {
+		return k
+	}
+	if d := os.Getenv("SIDECHAIN_ZK_KEYS"); d != "" {
+		// Keys set up earlier (by package rollup's benchmarks, say).
+		k, err := rollup.LoadOrSetupKeys(d, p)
+		if err != nil {
+			tb.Fatal(err)
+		}
 		return k
 	}
 	dir, err := os.MkdirTemp("", "sidechain-zk-keys")
