@@ -323,3 +323,35 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkBatchDataPerTransfer measures the part of a batch check that
+// grows with the batch: decoding the batch data, binding it to its region
+// and computing its commitment (the public input), for batches of 1 and 32
+// transfers. The Groth16 pairing check itself does not depend on the batch
+// size (three public inputs whatever the circuit).
+func BenchmarkBatchDataPerTransfer(b *testing.B) {
+	for _, n := range []int{1, 32} {
+		d := rollup.BatchData{Depth: 20, RegionTag: rollup.RegionTag("north")}
+		for i := range n {
+			to, _ := rollup.GenerateKey(rand.Reader)
+			d.Transfers = append(d.Transfers, rollup.Transfer{From: 0, To: uint32(i + 1), Amount: 10, Nonce: uint64(i), ToKey: to.Public()})
+		}
+		data := d.Encode()
+		b.Run(fmt.Sprintf("transfers=%d", n), func(b *testing.B) {
+			cpu0 := cpuTime()
+			for i := 0; i < b.N; i++ {
+				if err := BindRollupRegion("north", data); err != nil {
+					b.Fatal(err)
+				}
+				bd, err := rollup.DecodeBatch(data)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := bd.Commitment(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N)/1e6, "cpu-ms/op")
+		})
+	}
+}
