@@ -37,6 +37,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzZkStoreDecode -fuzztime 30s ./wire/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeBatch -fuzztime 30s ./rollup/
 	$(GO) test -run '^$$' -fuzz FuzzVerifyBatch -fuzztime 30s ./rollup/
+	$(GO) test -run '^$$' -fuzz FuzzDecodeTx -fuzztime 30s ./sidechain/
+	$(GO) test -run '^$$' -fuzz FuzzDecodeLeaf -fuzztime 30s ./sidechain/
 
 clean:
 	rm -rf $(BIN) .devnet

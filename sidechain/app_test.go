@@ -374,3 +374,33 @@ func FuzzDecodeLeaf(f *testing.F) {
 		}
 	})
 }
+
+// A node that crashes after executing a block but before committing it
+// reports the previous height in Info; CometBFT replays the block and the
+// application reaches the same app hash.
+func TestAppReplaysBlockLostBeforeCommit(t *testing.T) {
+	dir := t.TempDir()
+	a := openTestApp(t, dir)
+	initChain(t, a)
+	block(t, a, 1)
+	tx := batch("north", root("north/0"), root("north/1"), "b").AppendTx(nil)
+	res, err := a.FinalizeBlock(context.Background(), &abci.FinalizeBlockRequest{Height: 2, Txs: [][]byte{tx}})
+	if err != nil || res.TxResults[0].Code != 0 {
+		t.Fatalf("finalize: %v %v", err, res)
+	}
+	a.Close() // crash: no Commit
+
+	a = openTestApp(t, dir)
+	defer a.Close()
+	info, _ := a.Info(context.Background(), &abci.InfoRequest{})
+	if info.LastBlockHeight != 1 {
+		t.Fatalf("Info after crash: height %d, want 1", info.LastBlockHeight)
+	}
+	if r := regionRoot(t, a, "north"); r.Root != root("north/0") {
+		t.Fatalf("uncommitted batch survived: %+v", r)
+	}
+	again := block(t, a, 2, tx)
+	if !bytes.Equal(again.AppHash, res.AppHash) || again.TxResults[0].Code != 0 {
+		t.Fatalf("replay gave app hash %X, first run %X", again.AppHash, res.AppHash)
+	}
+}

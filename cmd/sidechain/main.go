@@ -86,15 +86,29 @@ func initCmd(args []string, stdout, stderr io.Writer) error {
 	home := fs.String("home", "", "validator home `dir` (required)")
 	moniker := fs.String("moniker", "", "validator `name` shown to peers (default: base name of --home)")
 	genesis := fs.String("genesis", "", "install this genesis.json `file` (checked) into the home")
+	single := fs.String("single", "", "make a one-validator chain (a devnet) with the regions of this `file`, unless the home has a genesis")
+	chainID := fs.String("chain-id", "ppstore-devnet", "chain `ID` of the --single chain")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *home == "" {
 		return errors.New("init: --home is required")
 	}
+	if *genesis != "" && *single != "" {
+		return errors.New("init: give --genesis or --single, not both")
+	}
 	v, err := sidechain.InitHome(*home, *moniker)
 	if err != nil {
 		return err
+	}
+	if *single != "" {
+		gs, err := readRegions(*single)
+		if err != nil {
+			return err
+		}
+		if err := sidechain.InitSingle(*home, *chainID, gs); err != nil {
+			return err
+		}
 	}
 	if *genesis != "" {
 		doc, err := cmttypes.GenesisDocFromFile(*genesis)
@@ -150,15 +164,9 @@ func genesisCmd(args []string, stdout, stderr io.Writer) error {
 	if err := sc.Err(); err != nil {
 		return err
 	}
-	rb, err := os.ReadFile(*regions)
+	gs, err := readRegions(*regions)
 	if err != nil {
 		return err
-	}
-	var gs sidechain.GenesisState
-	dec := json.NewDecoder(bytes.NewReader(rb))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&gs); err != nil {
-		return fmt.Errorf("genesis: %s: %w", *regions, err)
 	}
 	doc, err := sidechain.NewGenesis(*chainID, gv, gs)
 	if err != nil {
@@ -173,6 +181,21 @@ func genesisCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return doc.SaveAs(*out)
+}
+
+// readRegions reads a regions file: the genesis app_state.
+func readRegions(path string) (sidechain.GenesisState, error) {
+	var gs sidechain.GenesisState
+	rb, err := os.ReadFile(path)
+	if err != nil {
+		return gs, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(rb))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&gs); err != nil {
+		return gs, fmt.Errorf("%s: %w", path, err)
+	}
+	return gs, gs.Validate()
 }
 
 func startCmd(args []string, stderr io.Writer) error {

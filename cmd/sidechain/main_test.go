@@ -61,6 +61,21 @@ func TestInitGenesisInstall(t *testing.T) {
 		}
 	}
 
+	// A devnet's one-validator chain.
+	errb.Reset()
+	out.Reset()
+	single := filepath.Join(dir, "single")
+	if code := run([]string{"init", "--home", single, "--single", regions}, &out, &errb); code != 0 {
+		t.Fatalf("init --single: %s", errb.String())
+	}
+	sdoc, err := cmttypes.GenesisDocFromFile(filepath.Join(single, "config", "genesis.json"))
+	if err != nil || len(sdoc.Validators) != 1 || sdoc.ChainID != "ppstore-devnet" {
+		t.Fatalf("single genesis: %v %+v", err, sdoc)
+	}
+	if info, _ := sidechain.UnmarshalValidatorInfo(out.Bytes()); info.PubKey == nil || !bytes.Equal(info.PubKey.Bytes(), sdoc.Validators[0].PubKey.Bytes()) {
+		t.Fatal("single genesis does not name the home's validator")
+	}
+
 	// Bad inputs say what is wrong.
 	os.WriteFile(regions, []byte(`{"regions": [{"name": "north", "root": "zz", "vk": "dms="}]}`), 0o644)
 	errb.Reset()
