@@ -40,6 +40,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./wire/
 	$(GO) test -run '^$$' -fuzz FuzzRoundTrip -fuzztime 30s ./shard/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeManifest -fuzztime 30s ./shard/
+	$(GO) test -run '^$$' -fuzz FuzzZkStoreDecode -fuzztime 30s ./wire/
+	$(GO) test -run '^$$' -fuzz FuzzDecodeBatch -fuzztime 30s ./rollup/
+	$(GO) test -run '^$$' -fuzz FuzzVerifyBatch -fuzztime 30s ./rollup/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeTx -fuzztime 30s ./sidechain/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeLeaf -fuzztime 30s ./sidechain/
 	$(GO) test -run '^$$' -fuzz FuzzParseRange -fuzztime 30s ./play/

@@ -54,6 +54,7 @@ type Options struct {
 	Metrics  bool            // give every daemon a metrics address
 	Host     string          // address the daemons listen on; default 127.0.0.1
 	Log      func(format string, args ...any)
+	ZkStore  bool // also run a one-validator sidechain and the zkstore operator, and fund the client (zk.go)
 }
 
 // Proc is one daemon of the region.
@@ -148,6 +149,9 @@ func Start(ctx context.Context, o Options) (*State, error) {
 		o.Log("%-10s ready  peer %s  addr %s", p.Name, info.Peer, info.Addr)
 	}
 	if err := waitRegion(ctx, dir, st); err != nil {
+		return nil, err
+	}
+	if err := fundClient(ctx, dir, st, o.Log); err != nil {
 		return nil, err
 	}
 	return st, nil
@@ -256,6 +260,11 @@ func create(o Options) (*State, error) {
 	}
 	for i := 1; i <= o.Miners; i++ {
 		if err := write("miner", fmt.Sprintf("miner-%d", i), fmt.Sprintf("capacity = %q\n", o.Capacity.String())+devnetProofs); err != nil {
+			return nil, err
+		}
+	}
+	if o.ZkStore {
+		if err := createZk(o, st, bootAddr, addProc, common); err != nil {
 			return nil, err
 		}
 	}
@@ -420,6 +429,9 @@ func waitRegion(ctx context.Context, dir string, st *State) error {
 	var boot, idx wire.NodeAddr
 	miners := 0
 	for _, p := range st.Procs {
+		if p.Role == "sidechain" { // a CometBFT node, not a ppstore peer (zk.go)
+			continue
+		}
 		info, err := daemon.ReadInfo(filepath.Join(dir, p.Name))
 		if err != nil {
 			return err

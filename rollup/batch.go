@@ -1,10 +1,6 @@
 package rollup
 
-import (
-	"fmt"
-
-	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
-)
+import "fmt"
 
 // BatchVersion is the version byte of batch data.
 const BatchVersion = 1
@@ -99,5 +95,3 @@ func BatchRegion(txData []byte) ([32]byte, error) {
 	}
 	return d.RegionTag, nil
 }
-
-var _ = fr.Bytes

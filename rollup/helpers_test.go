@@ -2,7 +2,6 @@ package rollup
 
 import (
 	"crypto/rand"
-	"math/big"
 	"testing"
 
 	"github.com/cockroachdb/pebble"
@@ -186,5 +185,3 @@ func (f *fixture) honest(st SignedTransfer) claim {
 	}
 	return claim{fromKey: from.Key, fromBal: from.Balance, fromNonce: from.Nonce, toNew: !ok, toBal: to.Balance, toNonce: to.Nonce}
 }
-
-var _ = big.NewInt

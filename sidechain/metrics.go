@@ -29,7 +29,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"phase", "reason"}),
 		verifySeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "ppstore", Subsystem: "sidechain", Name: "verify_seconds",
-			Help:    "Time to verify one batch proof, by phase (check, finalize).",
+			Help:    "Time to verify one batch proof, by phase (check: mempool admission, finalize: in a block, query: a client's pre-check).",
 			Buckets: []float64{.0005, .001, .002, .004, .006, .008, .010, .015, .025, .05, .1},
 		}, []string{"phase"}),
 		height: prometheus.NewGauge(prometheus.GaugeOpts{

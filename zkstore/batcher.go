@@ -2,7 +2,6 @@ package zkstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -178,5 +177,3 @@ func (b *Batcher) submit(ctx context.Context, rec batchRecord) error {
 	b.log.Info("batch accepted", "batch", rec.Number, "height", height)
 	return nil
 }
-
-var errNoKeys = errors.New("zkstore: circuit keys not loaded yet")

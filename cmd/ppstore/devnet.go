@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	gnarklog "github.com/consensys/gnark/logger"
 	"github.com/ppstore/ppstore/config"
 	"github.com/ppstore/ppstore/devnet"
 	"github.com/spf13/cobra"
@@ -51,7 +52,7 @@ func newDevnetStartCmd() *cobra.Command {
 	var (
 		dir, bin, capacity, host string
 		miners                   int
-		metrics                  bool
+		metrics, zk              bool
 	)
 	cmd := &cobra.Command{
 		Use:   "start --dir DIR [flags]",
@@ -69,7 +70,8 @@ func newDevnetStartCmd() *cobra.Command {
 				return &usageError{cmd: cmd, err: errors.New("--miners must be at least 1")}
 			}
 			stderr := cmd.ErrOrStderr()
-			_, err = devnet.Start(cmd.Context(), devnet.Options{Dir: dir, Miners: miners, BinDir: bin, Metrics: metrics, Capacity: capb, Host: host,
+			gnarklog.Disable() // the circuit's compile and setup report through the devnet's own lines
+			_, err = devnet.Start(cmd.Context(), devnet.Options{Dir: dir, Miners: miners, BinDir: bin, Metrics: metrics, Capacity: capb, Host: host, ZkStore: zk,
 				Log: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }})
 			if err != nil {
 				return err
@@ -87,6 +89,7 @@ func newDevnetStartCmd() *cobra.Command {
 	f.BoolVar(&metrics, "metrics", true, "give every daemon a Prometheus metrics address")
 	f.StringVar(&capacity, "capacity", "8GiB", "disk offered by each miner")
 	f.StringVar(&host, "host", "127.0.0.1", "address the daemons listen on (new regions only)")
+	f.BoolVar(&zk, "zkstore", false, "also run the zkstore operator and a one-validator sidechain, and fund the client's wallet (new regions only)")
 	cmd.MarkFlagDirname("bin")
 	return cmd
 }

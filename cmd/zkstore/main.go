@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 
+	gnarklog "github.com/consensys/gnark/logger"
 	"github.com/ppstore/ppstore/daemon"
 	"github.com/ppstore/ppstore/sidechain"
 	"github.com/ppstore/ppstore/zkstore"
@@ -32,6 +33,7 @@ func main() {
 }
 
 func run() error {
+	gnarklog.Disable() // gnark logs to stdout on its own; the daemon logs with slog
 	flags := daemon.NewFlags(flag.CommandLine)
 	flag.Parse()
 	var cfg zkstore.Config
