@@ -69,6 +69,8 @@ type realChain struct {
 	db    *pebble.DB
 	op    *rollup.PrivateKey
 	nonce uint64
+
+	receivers map[uint32]*rollup.PrivateKey
 }
 
 func newRealChain(tb testing.TB, k *rollup.Keys, op *rollup.PrivateKey) *realChain {
@@ -77,7 +79,7 @@ func newRealChain(tb testing.TB, k *rollup.Keys, op *rollup.PrivateKey) *realCha
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { db.Close() })
-	c := &realChain{tb: tb, k: k, s: rollup.NewState('p', k.Params.Depth), db: db, op: op}
+	c := &realChain{tb: tb, k: k, s: rollup.NewState('p', k.Params.Depth), db: db, op: op, receivers: map[uint32]*rollup.PrivateKey{}}
 	b := db.NewIndexedBatch()
 	if err := c.s.Genesis(b, []rollup.Account{{Index: 0, Key: op.Public(), Balance: 1 << 40}}); err != nil {
 		tb.Fatal(err)
@@ -104,8 +106,14 @@ func (c *realChain) batch(region string) *Batch {
 	b := c.db.NewIndexedBatch()
 	var ws []rollup.TxWitness
 	for i := range c.k.Params.BatchSize {
-		to, _ := rollup.GenerateKey(rand.Reader)
-		st, err := rollup.Sign(c.op, tag, rollup.Transfer{From: 0, To: uint32(c.nonce) + 1, Amount: 10 + uint64(i), Nonce: c.nonce, ToKey: to.Public()})
+		// Receivers cycle through the tree's other slots, each with one key.
+		idx := uint32(1 + c.nonce%(uint64(1)<<c.k.Params.Depth-1))
+		to, ok := c.receivers[idx]
+		if !ok {
+			to, _ = rollup.GenerateKey(rand.Reader)
+			c.receivers[idx] = to
+		}
+		st, err := rollup.Sign(c.op, tag, rollup.Transfer{From: 0, To: idx, Amount: 10 + uint64(i), Nonce: c.nonce, ToKey: to.Public()})
 		if err != nil {
 			c.tb.Fatal(err)
 		}
