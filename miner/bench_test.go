@@ -103,7 +103,7 @@ func BenchmarkGetSealed(b *testing.B) {
 	var wg sync.WaitGroup
 	for _, sh := range shs { // seal on every core
 		wg.Go(func() {
-			if err := sealed.sealer.seal(context.Background(), sh.Root); err != nil {
+			if err := sealed.sealer.seal(context.Background(), sh.Root, false); err != nil {
 				b.Error(err)
 			}
 		})

@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble"
@@ -109,7 +110,36 @@ type sealer struct {
 	runMu   sync.Mutex
 	stopCtx context.Context
 	stop    context.CancelFunc
+
+	lastServe atomic.Int64 // unix ns of the last GetPiece served
 }
+
+// Sealing is CPU-bound for seconds per shard; it yields to the miner's
+// real work: it does not start while an upload is in progress or pieces
+// were served in the last idleBefore, and a seal under way gives up (to be
+// done again later) when that changes, unless the shard has waited
+// maxDefer already.
+const (
+	idleBefore = time.Second
+	maxDefer   = time.Minute
+	busyPoll   = 50 * time.Millisecond
+)
+
+// served records that pieces are being served.
+func (sl *sealer) served() { sl.lastServe.Store(time.Now().UnixNano()) }
+
+// busy reports whether the miner is uploading or serving.
+func (sl *sealer) busy() bool {
+	if time.Since(time.Unix(0, sl.lastServe.Load())) < idleBefore {
+		return true
+	}
+	sl.p.uploadsMu.Lock()
+	defer sl.p.uploadsMu.Unlock()
+	return len(sl.p.uploads) > 0
+}
+
+// errYield reports a seal given up for the miner's other work.
+var errYield = errors.New("miner: sealing yields to uploads and gets")
 
 func newSealer(p *Peer, params proofs.Params, reg prometheus.Registerer) (*sealer, error) {
 	sl := &sealer{p: p, params: params.WithDefaults(), wake: make(chan struct{}, 1), sealed: map[shard.Digest]*sealInfo{},
@@ -283,19 +313,32 @@ func (sl *sealer) RunOnce(ctx context.Context) error {
 		sl.mu.Unlock()
 		errs = append(errs, sl.drop(shard.ShardCID(root)))
 	}
-	for _, root := range todo {
-		if ctx.Err() != nil {
-			break
+	start := time.Now()
+	for i := 0; i < len(todo) && ctx.Err() == nil; {
+		patient := time.Since(start) < maxDefer
+		if patient && sl.busy() {
+			select {
+			case <-ctx.Done():
+			case <-time.After(busyPoll):
+			}
+			continue
 		}
-		if err := sl.seal(ctx, root); err != nil {
+		err := sl.seal(ctx, todo[i], patient)
+		if errors.Is(err, errYield) {
+			continue // the same shard again once idle
+		}
+		if err != nil {
 			errs = append(errs, err)
 		}
+		i++
 	}
 	return errors.Join(errs...)
 }
 
 // seal seals one stored shard in place (see the comment at the top).
-func (sl *sealer) seal(ctx context.Context, root shard.Digest) error {
+// seal seals one stored shard in place (see the comment at the top). With
+// yield set it gives up with errYield as soon as the miner gets busy.
+func (sl *sealer) seal(ctx context.Context, root shard.Digest, yield bool) error {
 	st := sl.p.store
 	rec := st.get(root)
 	if rec == nil {
@@ -320,9 +363,34 @@ func (sl *sealer) seal(ctx context.Context, root shard.Digest) error {
 		}
 	}
 	layers := sl.params.Layers(rec.size)
-	if err := proofs.SealContext(ctx, sl.replicaID(root), rec.size, layers, buf); err != nil {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var yielded atomic.Bool
+	if yield {
+		go func() { // owned by this call: ends with sctx
+			t := time.NewTicker(busyPoll)
+			defer t.Stop()
+			for {
+				select {
+				case <-sctx.Done():
+					return
+				case <-t.C:
+					if sl.busy() {
+						yielded.Store(true)
+						cancel()
+						return
+					}
+				}
+			}
+		}()
+	}
+	if err := proofs.SealContext(sctx, sl.replicaID(root), rec.size, layers, buf); err != nil {
+		if yielded.Load() && ctx.Err() == nil {
+			return errYield
+		}
 		return err
 	}
+	cancel()
 	tree := proofs.NewTree(buf)
 	si := &sealInfo{state: sealPending, layers: layers, commR: tree.Root(), tail: slices.Clone(buf[rec.size:])}
 

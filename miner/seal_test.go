@@ -86,7 +86,7 @@ func TestSealPendingAtStartupIsSettled(t *testing.T) {
 	m := startMiner(t, dir, withSealing)
 	plain := storeSealed(t, m, 30<<10, 8<<10)
 	done := storeSealed(t, m, 20<<10, 8<<10)
-	if err := m.sealer.seal(context.Background(), done.Root); err != nil {
+	if err := m.sealer.seal(context.Background(), done.Root, false); err != nil {
 		t.Fatal(err)
 	}
 	pending := &sealInfo{state: sealPending, layers: 2, commR: shard.Digest{1}}

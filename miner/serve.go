@@ -22,6 +22,7 @@ func (p *Peer) handleGetPiece(ctx context.Context, s *transport.Stream, m wire.M
 	if err != nil {
 		return wire.Errorf(wire.CodeBadRequest, "get piece: not a shard CID: %v", err)
 	}
+	p.sealer.served()
 	rec := p.store.get(root)
 	if rec == nil {
 		return wire.Errorf(wire.CodeNotFound, "miner %s does not hold %v", p.short, req.Shard)
