@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -174,9 +175,9 @@ func (c *Client) storeShard(ctx context.Context, s *shard.Shard, pt *putState) (
 	var (
 		got       []wire.Receipt
 		have      = map[identity.PeerID]bool{}
-		lastErr   error
-		attempts  int // uploads in which a miner failed
-		blameless int // uploads that failed without a miner at fault
+		fails     failures // why each miner failed this shard, for the final error
+		attempts  int      // uploads in which a miner failed
+		blameless int      // uploads that failed without a miner at fault
 		uploaded  bool
 	)
 	for {
@@ -188,8 +189,8 @@ func (c *Client) storeShard(ctx context.Context, s *shard.Shard, pt *putState) (
 		err = c.callIndexer(ctx, &wire.Reserve{Put: pt.id, Shard: s.CID(), Size: uint64(len(s.Data)),
 			Replicas: uint8(pt.replicas), Private: pt.private, Exclude: append(pt.bad.list(), apart...)}, &rv)
 		if err != nil {
-			if lastErr != nil {
-				return nil, fmt.Errorf("%w (after: %v)", err, lastErr)
+			if fails.any() {
+				return nil, fmt.Errorf("%w (after: %w)", err, &fails)
 			}
 			return nil, err
 		}
@@ -229,7 +230,7 @@ func (c *Client) storeShard(ctx context.Context, s *shard.Shard, pt *putState) (
 			}
 			// The first miner failed or gave up on this client: nothing
 			// reached the others through it.
-			lastErr = fmt.Errorf("miner %s: %w", chain[0].Peer.Short(), err)
+			fails.add(chain[0].Peer, fmt.Errorf("miner %s: %w", chain[0].Peer.Short(), err))
 			if errors.Is(err, wire.ErrUpstreamLost) {
 				c.log.Warn("first miner gave up on this client; uploading again", "shard", s.Index, "miner", chain[0].Peer.Short(), "err", err)
 			} else {
@@ -238,7 +239,7 @@ func (c *Client) storeShard(ctx context.Context, s *shard.Shard, pt *putState) (
 				blamed = true
 			}
 		} else {
-			good, blamed, lastErr = c.judge(s, chain, res, have, pt.bad, lastErr)
+			good, blamed = c.judge(s, chain, res, have, pt.bad, &fails)
 			got = append(got, good...)
 		}
 		if blamed {
@@ -261,19 +262,20 @@ func (c *Client) storeShard(ctx context.Context, s *shard.Shard, pt *putState) (
 			for _, r := range good {
 				delete(have, r.Miner)
 			}
-			lastErr = err
+			fails.add(identity.PeerID{}, err)
 			blameless++
 		}
 		if (attempts >= maxAttempts || blameless >= maxBlameless) && int(ack.Replicas) < pt.replicas {
-			return nil, fmt.Errorf("only %d of %d replicas stored after %d attempts: %w", ack.Replicas, pt.replicas, attempts+blameless, lastErr)
+			return nil, fmt.Errorf("only %d of %d replicas stored after %d attempts: %w", ack.Replicas, pt.replicas, attempts+blameless, &fails)
 		}
 	}
 }
 
-// judge checks a chain's result: it returns the valid receipts, whether a
-// miner was found at fault, and the last failure seen. A miner at fault is
-// added to bad; one that was merely not reached (wire.CodeSkipped) is not.
-func (c *Client) judge(s *shard.Shard, chain []wire.NodeAddr, res *wire.StoreResult, have map[identity.PeerID]bool, bad *badMiners, lastErr error) ([]wire.Receipt, bool, error) {
+// judge checks a chain's result: it returns the valid receipts and whether a
+// miner was found at fault, and records each miner's failure in fails. A
+// miner at fault is added to bad; one that was merely not reached
+// (wire.CodeSkipped) is not.
+func (c *Client) judge(s *shard.Shard, chain []wire.NodeAddr, res *wire.StoreResult, have map[identity.PeerID]bool, bad *badMiners, fails *failures) ([]wire.Receipt, bool) {
 	inChain := map[identity.PeerID]bool{}
 	for _, a := range chain {
 		inChain[a.Peer] = true
@@ -299,7 +301,7 @@ func (c *Client) judge(s *shard.Shard, chain []wire.NodeAddr, res *wire.StoreRes
 			continue
 		}
 		reported[f.Peer] = true
-		lastErr = fmt.Errorf("miner %s: %v", f.Peer.Short(), &wire.Error{Code: f.Code, Message: f.Message})
+		fails.add(f.Peer, fmt.Errorf("miner %s: %w", f.Peer.Short(), &wire.Error{Code: f.Code, Message: f.Message}))
 		if f.Code == wire.CodeSkipped { // a hop not reached says nothing about its miner
 			c.log.Info("replica not reached; re-placing", "shard", s.Index, "miner", f.Peer.Short(), "msg", f.Message)
 			continue
@@ -323,10 +325,57 @@ func (c *Client) judge(s *shard.Shard, chain []wire.NodeAddr, res *wire.StoreRes
 		}
 		bad.add(a.Peer)
 		blamed = true
-		lastErr = why
+		fails.add(a.Peer, why)
 		c.log.Warn("replica not proven; re-placing", "shard", s.Index, "err", why)
 	}
-	return good, blamed, lastErr
+	return good, blamed
+}
+
+// failures is why each miner failed one shard during a put, in the order
+// they first failed, keeping each miner's latest reason (and those of no
+// miner, such as an indexer refusing receipts). As an error it names every
+// one, and errors.Is sees each reason's wire code (wire.ErrNoSpace, ...).
+type failures struct {
+	order []identity.PeerID
+	by    map[identity.PeerID]error
+	other []error
+}
+
+func (f *failures) add(p identity.PeerID, err error) {
+	if p.IsZero() {
+		f.other = append(f.other, err)
+		return
+	}
+	if f.by == nil {
+		f.by = map[identity.PeerID]error{}
+	}
+	if _, ok := f.by[p]; !ok {
+		f.order = append(f.order, p)
+	}
+	f.by[p] = err
+}
+
+func (f *failures) any() bool { return len(f.order)+len(f.other) > 0 }
+
+// Unwrap returns every recorded reason.
+func (f *failures) Unwrap() []error {
+	out := make([]error, 0, len(f.order)+len(f.other))
+	for _, p := range f.order {
+		out = append(out, f.by[p])
+	}
+	return append(out, f.other...)
+}
+
+func (f *failures) Error() string {
+	errs := f.Unwrap()
+	if len(errs) == 0 {
+		return "no failure recorded"
+	}
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "; ")
 }
 
 // checkChain makes sure a placement names distinct miners, none of them

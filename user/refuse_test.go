@@ -3,7 +3,6 @@ package user_test
 import (
 	"context"
 	"errors"
-	"os"
 	"strings"
 	"testing"
 
@@ -15,15 +14,7 @@ import (
 // A put that cannot succeed, because every miner the indexer offers refuses
 // the shard, fails with an error that names each of those miners and what it
 // said, keeps the refusal's identity, and commits nothing.
-//
-// Today put.go keeps only the last failure (storeShard's lastErr, formatted
-// with %v): the error names the last miner only and loses CodeNoSpace. The
-// fix is in put.go, outside this branch (collect every miner's failure and
-// wrap them with %w when giving up); remove the skip with it.
 func TestPutFailsNamingEveryRefusingMiner(t *testing.T) {
-	if os.Getenv("PPSTORE_PENDING_FIXES") == "" {
-		t.Skip("waits on put.go naming every failed miner (see the comment); set PPSTORE_PENDING_FIXES=1 to run")
-	}
 	r := newChainRegion(t) // no chain miners: refusing ones are added below
 	refusals := []struct {
 		code wire.Code
