@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -191,4 +192,42 @@ func processAlive(pid int) bool {
 	}
 	i := strings.LastIndexByte(string(b), ')')
 	return !(i > 0 && i+2 < len(b) && b[i+2] == 'Z')
+}
+
+// exitCode is the exit status of a finished ppstore run (0 when err is nil).
+func exitCode(t *testing.T, err error) int {
+	t.Helper()
+	if err == nil {
+		return 0
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		t.Fatalf("ppstore did not run: %v", err)
+	}
+	return ee.ExitCode()
+}
+
+// The binary's exit statuses and help, without a region: usage errors exit 2,
+// help and version 0.
+func TestCommandLineUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args   []string
+		code   int
+		stdout string // a substring of stdout
+		stderr string // a substring of stderr
+	}{
+		{nil, 2, "", "Usage:"},
+		{[]string{"frobnicate"}, 2, "", `unknown command "frobnicate"`},
+		{[]string{"put"}, 2, "", "put takes one FILE"},
+		{[]string{"help", "put"}, 0, "--replicas", ""},
+		{[]string{"get", "--help"}, 0, "-o, --output", ""},
+		{[]string{"--version"}, 0, "ppstore ", ""},
+		{[]string{"version"}, 0, "ppstore ", ""},
+		{[]string{"completion", "bash"}, 0, "ppstore", ""},
+	} {
+		out, stderr, err := ppstore(t, tc.args...)
+		if code := exitCode(t, err); code != tc.code || !strings.Contains(out, tc.stdout) || !strings.Contains(stderr, tc.stderr) {
+			t.Errorf("ppstore %q: exit %d, stdout %.200q, stderr %.200q; want exit %d, %q, %q", tc.args, code, out, stderr, tc.code, tc.stdout, tc.stderr)
+		}
+	}
 }

@@ -11,9 +11,9 @@ import (
 
 const (
 	// MaxReplicas is the most replicas one Place or one commit may ask for per shard.
-	MaxReplicas = 16
+	MaxReplicas = wire.MaxReplicas
 	// MaxNameLen is the longest file name a commit may carry, in bytes.
-	MaxNameLen = 1024
+	MaxNameLen = wire.MaxNameLen
 )
 
 // checkCommit checks everything a commit claims without touching the index,

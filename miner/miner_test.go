@@ -772,20 +772,33 @@ func fakeMiner(t *testing.T, answer func(self identity.PeerID) wire.Message) *tr
 
 // An uploader on a slow link is waited for while its bytes keep coming, even
 // when one piece takes longer than the idle timeout; a silent one is not.
+//
+// The idle timeout must still exceed the longest pause a healthy slow link
+// shows between readable bytes. netsim's relay queues what the sender's
+// congestion window puts in flight (its socket buffer holds about 200 KB, half
+// a second at 400 KB/s), and QUIC over such a queue can deliver nothing new to
+// the reader for about that long (seen: 280 ms); an idle timeout of 300 ms
+// then failed 2 runs in 15 with -race. So the idle timeout is 1 s, twice the
+// queue's delay, and a piece of 1 MiB takes 2.6 s, well beyond it.
 func TestSlowUploaderIsNotCutOff(t *testing.T) {
-	m := startMiner(t, "", func(c *Config) { c.idleTimeout = 300 * time.Millisecond })
+	const (
+		idle      = time.Second
+		pieceSize = 1 << 20
+		rate      = 400 << 10 // bytes per second: a piece takes 2.6 s
+	)
+	m := startMiner(t, "", func(c *Config) { c.idleTimeout = idle })
 	cli := newClient(t)
-	sh := makeShard(t, 1<<20, 256<<10)
-	via := wire.NodeAddr{Peer: m.Addr().Peer, Addr: netsim.SlowLink(t, m.Addr().Addr, 400<<10, 0)} // a piece takes ~0.6s
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	sh := makeShard(t, pieceSize+pieceSize/4, pieceSize)
+	via := wire.NodeAddr{Peer: m.Addr().Peer, Addr: netsim.SlowLink(t, m.Addr().Addr, rate, 0)}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	start := time.Now()
-	res, err := put(ctx, cli, via, sh, nil, defaultPut(256<<10))
+	res, err := put(ctx, cli, via, sh, nil, defaultPut(pieceSize))
 	if err != nil {
-		t.Fatalf("upload over a 400 KB/s link: %v (after %v)", err, time.Since(start))
+		t.Fatalf("upload over a %d KB/s link: %v (after %v)", rate>>10, err, time.Since(start))
 	}
-	if time.Since(start) < time.Second {
-		t.Fatalf("the upload took only %v: the link was not slow", time.Since(start))
+	if took := time.Since(start); took < 2*idle {
+		t.Fatalf("the upload took only %v: the link was not slow", took)
 	}
 	checkReceipts(t, res, sh, cli.ID(), m)
 }

@@ -19,7 +19,7 @@ import (
 
 const (
 	// MaxChain is the longest chain of further miners an upload may name.
-	MaxChain = 8
+	MaxChain = wire.MaxChain
 
 	// inFlight is how many received pieces an upload holds at most while
 	// they are being forwarded and written.

@@ -91,7 +91,7 @@ func (c *Config) EnsureDefaults() {
 
 // Limits of the settings that count things; Validate names them.
 const (
-	maxReplicas = 16
+	maxReplicas = MaxReplicas // validate.go
 	// maxUploads is miner.MaxUploadsPerPeer: a miner refuses more uploads from
 	// one peer at once, and all of a put's shards may start at the same miner.
 	maxUploads = 32
@@ -290,6 +290,9 @@ type ShardStat struct {
 type ReplicaStat struct {
 	Miner  string `json:"miner"`
 	Status string `json:"status"`
+	// Live is whether the miner has a live record at the bootstrap; nil when
+	// the bootstrap was not asked (see Client.CheckLive in liveness.go).
+	Live *bool `json:"live,omitempty"`
 }
 
 // Stat asks the indexer where each shard of the file lives and checks the

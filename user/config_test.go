@@ -30,7 +30,7 @@ func TestNewAcceptsZeroAndLimitValues(t *testing.T) {
 			c.Timeout, c.PieceTimeout = user.Duration(time.Nanosecond), user.Duration(time.Nanosecond)
 		},
 		"largest": func(c *user.Config) {
-			c.Replicas, c.Uploads, c.Streams, c.RunPieces = 16, 32, 256, 64
+			c.Replicas, c.Uploads, c.Streams, c.RunPieces = user.MaxReplicas, 32, 256, 64
 			c.ShardSize, c.PieceSize = 64<<20, 1<<20
 		},
 	} {
@@ -50,8 +50,8 @@ func TestNewRefusesValuesOutOfRange(t *testing.T) {
 		edit func(c *user.Config)
 		want string
 	}{
-		{func(c *user.Config) { c.Replicas = -1 }, "replicas = -1, want 1..16"},
-		{func(c *user.Config) { c.Replicas = 17 }, "replicas = 17, want 1..16"},
+		{func(c *user.Config) { c.Replicas = -1 }, "replicas = -1, want 1..9"},
+		{func(c *user.Config) { c.Replicas = 10 }, "replicas = 10, want 1..9"}, // an upload reaches wire.MaxChain+1 miners
 		{func(c *user.Config) { c.Uploads = -1 }, "uploads = -1, want 1..32"},
 		{func(c *user.Config) { c.Uploads = 33 }, "uploads = 33, want 1..32"},
 		{func(c *user.Config) { c.Streams = -1 }, "streams = -1, want 1..256"},

@@ -30,6 +30,9 @@ const maxAttempts = 4
 // chain; replicas lost to failures are re-placed on other miners. Nothing is
 // recorded in the indexer unless every shard reached its replica count.
 func (c *Client) Put(ctx context.Context, r io.Reader, opts PutOptions) (cid.Cid, error) {
+	if err := c.CheckPut(r, opts); err != nil { // validate.go: nothing sent yet
+		return cid.Undef, err
+	}
 	replicas := opts.Replicas
 	if replicas == 0 {
 		replicas = c.cfg.Replicas
