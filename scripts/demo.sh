@@ -8,7 +8,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 pp="$here/bin/ppstore"
 cfg="$dir/client.toml"
 
-echo "== starting a region in $dir (bootstrap, indexer, 6 miners)"
+echo "== starting a region in $dir (bootstrap, indexer, verifier, 6 miners)"
 "$pp" devnet start --dir "$dir" --miners 6
 trap '[ "${KEEP:-0}" = 1 ] || { echo "== stopping the region (KEEP=1 keeps it running)"; "$pp" devnet stop --dir "$dir"; }' EXIT
 "$pp" devnet status --dir "$dir"
