@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/ipfs/go-cid"
-	"github.com/ppstore/ppstore/config"
 	"github.com/ppstore/ppstore/discover"
 	"github.com/ppstore/ppstore/identity"
 	"github.com/ppstore/ppstore/indexer"
@@ -25,23 +24,6 @@ import (
 	"github.com/ppstore/ppstore/user"
 	"github.com/ppstore/ppstore/wire"
 )
-
-// clientNamed is a client of the region with its own identity (a data dir
-// of its own): another owner.
-func (r *region) clientNamed(name string) *user.Client {
-	r.t.Helper()
-	c, err := user.New(context.Background(), user.Config{
-		DataDir:   filepath.Join(r.dir, "client-"+name),
-		Bootstrap: []string{config.FormatPeerAddr(r.bootA)},
-		Listen:    "127.0.0.1:0",
-		Timeout:   user.Duration(5 * time.Second),
-	}, testLogger(r.t))
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	r.t.Cleanup(func() { c.Close() })
-	return c
-}
 
 // diskUsage is the bytes under miner i's shard and temp folders.
 func (r *region) diskUsage(i int) int64 {
@@ -59,7 +41,32 @@ func (r *region) diskUsage(i int) int64 {
 	return n
 }
 
+// totalDisk is the bytes of the running miners' shard and temp files once
+// each has sealed what it stores: sealing rewrites shard files in the
+// background, and a measurement taken during it would count a seal's work.
 func (r *region) totalDisk() int64 {
+	r.t.Helper()
+	for i, p := range r.miners {
+		if p == nil || p.cancel == nil {
+			continue // stopped: its files do not change
+		}
+		m, ok := p.svc.(*miner.Peer)
+		if !ok {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		err := m.SealNow(ctx)
+		cancel()
+		if err != nil {
+			r.t.Fatalf("miner %d: sealing before measuring its disk: %v", i, err)
+		}
+	}
+	return r.rawDisk()
+}
+
+// rawDisk is the bytes of every miner's shard and temp files as they are
+// now, sealing or not: for a wait on "at least so much" while uploads run.
+func (r *region) rawDisk() int64 {
 	var n int64
 	for i := range r.miners {
 		n += r.diskUsage(i)
@@ -134,7 +141,7 @@ func (r *region) storedCopies(t *testing.T, c *user.Client, id cid.Cid) []int {
 // asking for more replicas adds only the difference.
 func TestRepeatPutSendsOnlyWhatIsMissing(t *testing.T) {
 	r := newRegion(t, 5)
-	alice, bob := r.clientNamed("alice"), r.clientNamed("bob")
+	alice, bob := r.clientAs("alice"), r.clientAs("bob")
 	data := randomBytes(t, 12<<20+777) // 4 shards
 	id := put(t, alice, data, 2)
 	// Replicas on disk, not bytes: miners seal what they store in the
@@ -186,7 +193,7 @@ func TestConcurrentPutsStoreOnce(t *testing.T) {
 		err = make([]error, 4)
 	)
 	for i := range ids {
-		c := r.clientNamed(fmt.Sprint("owner", i))
+		c := r.clientAs(fmt.Sprint("owner", i))
 		wg.Go(func() {
 			ids[i], err[i] = c.Put(context.Background(), bytes.NewReader(data), user.PutOptions{Name: "same.bin", Replicas: 3})
 		})
@@ -200,7 +207,7 @@ func TestConcurrentPutsStoreOnce(t *testing.T) {
 			t.Fatalf("put %d gave %v, put 0 %v", i, ids[i], ids[0])
 		}
 	}
-	c := r.clientNamed("owner0")
+	c := r.clientAs("owner0")
 	replicasPerShard(t, c, ids[0], 3)
 	for i, n := range r.storedCopies(t, c, ids[0]) {
 		if n != 3 {
@@ -250,7 +257,7 @@ func interruptedPut(t *testing.T, r *region, c *user.Client, data []byte, baseli
 	// waits for the end of the input, which never comes).
 	want := baseline + 2*int64(len(data)/(4<<20))*(4<<20)
 	waitFor(t, 30*time.Second, "the interrupted put's shards reach the miners", func() error {
-		if d := r.totalDisk(); d < want {
+		if d := r.rawDisk(); d < want { // uploads are under way: nothing to settle
 			return fmt.Errorf("%d bytes on the miners' disks, waiting for %d", d, want)
 		}
 		return nil
@@ -272,7 +279,7 @@ func interruptedPut(t *testing.T, r *region, c *user.Client, data []byte, baseli
 func TestInterruptedPutIsReclaimed(t *testing.T) {
 	const lease = 3 * time.Second
 	r := newRegionWith(t, 4, shortLeases(lease))
-	c := r.clientNamed("a")
+	c := r.clientAs("a")
 	kept := put(t, c, randomBytes(t, 8<<20), 2)
 	baseline := r.totalDisk()
 
@@ -296,7 +303,7 @@ func TestInterruptedPutIsReclaimed(t *testing.T) {
 func TestRestartKeepsCommittedDropsPending(t *testing.T) {
 	const lease = 3 * time.Second
 	r := newRegionWith(t, 4, shortLeases(lease))
-	c := r.clientNamed("a")
+	c := r.clientAs("a")
 	data := randomBytes(t, 8<<20)
 	kept := put(t, c, data, 2)
 	baseline := r.totalDisk()
@@ -349,7 +356,7 @@ func (r *region) minerFree(t *testing.T) map[identity.PeerID]uint64 {
 // space free again.
 func TestRmReturnsTheSpace(t *testing.T) {
 	r := newRegion(t, 4)
-	alice, bob := r.clientNamed("alice"), r.clientNamed("bob")
+	alice, bob := r.clientAs("alice"), r.clientAs("bob")
 	empty := r.totalDisk()
 	freeBefore := r.minerFree(t)
 	shared := randomBytes(t, 8<<20+5)

@@ -508,3 +508,15 @@ func replicaReader(f *os.File, size int64, tail []byte) func(p []byte, off int64
 		return nil
 	}
 }
+
+// SealNow seals every stored shard not sealed yet and returns when they
+// are, or when ctx ends; a seal under way in the background is waited for.
+// The background chore does the same on its own; SealNow lets a caller (a
+// test measuring disk usage, an operator's tool) reach a state in which no
+// shard file changes size without waiting on the chore's timer.
+func (p *Peer) SealNow(ctx context.Context) error {
+	sl := p.sealer
+	sl.runMu.Lock() // one pass at a time: two would seal a shard twice
+	defer sl.runMu.Unlock()
+	return sl.RunOnce(ctx)
+}
