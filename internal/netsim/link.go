@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Link is a paced UDP relay like SlowLink's that can also be cut: after Cut
+// Link is a paced UDP relay that can also be cut: after Cut
 // it drops every packet both ways, as a machine that lost power would,
 // without closing anything, so the peers learn of it only by their timeouts.
 type Link struct {
