@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ppstore/ppstore/daemon"
 	"github.com/ppstore/ppstore/discover"
 	"github.com/ppstore/ppstore/identity"
 	"github.com/ppstore/ppstore/rollup"
@@ -54,6 +55,7 @@ type Peer struct {
 	client    *discover.Client
 	registrar *discover.Registrar
 
+	life      daemon.Lifetime // Close waits for Run's chores before closing the store
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -184,6 +186,13 @@ func (p *Peer) LoadKeys() (*rollup.Keys, error) {
 // Run serves requests, loads the circuit keys and runs the batcher until ctx
 // is done.
 func (p *Peer) Run(ctx context.Context) error {
+	ctx, end, err := p.life.Start(ctx)
+	if errors.Is(err, daemon.ErrClosed) {
+		return nil // closed before it ran: nothing to serve
+	} else if err != nil {
+		return fmt.Errorf("zkstore: %w", err)
+	}
+	defer end()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return p.node.Serve(gctx) })
 	g.Go(func() error {
@@ -203,10 +212,12 @@ func (p *Peer) Run(ctx context.Context) error {
 // store. It is idempotent.
 func (p *Peer) Close() error {
 	p.closeOnce.Do(func() {
+		p.life.Stop() // the batch chore ends before the store closes
 		var errs []error
 		if p.node != nil {
 			errs = append(errs, p.node.Close())
 		}
+		p.life.Wait()
 		if p.batcher != nil {
 			// Wait for a round in progress to end before closing the store.
 			p.batcher.mu.Lock()
