@@ -34,8 +34,10 @@ func TestPutFailsNamingEveryRefusingMiner(t *testing.T) {
 			},
 		})
 		m := &chainMiner{key: key, addr: n.Self()}
+		r.mu.Lock() // the fake indexer, already serving, reads them under mu
 		r.miners = append(r.miners, m)
 		r.byPeer[key.ID()] = m
+		r.mu.Unlock()
 		names = append(names, key.ID().Short())
 	}
 	err := r.put(t, 4<<10, 1)
