@@ -106,6 +106,9 @@ func New(t Type) (Message, error) {
 		if m = newZkStore(t); m != nil { // zkStore (zkstore.go)
 			break
 		}
+		if m = newProofLife(t); m != nil { // proof status, PoSt signatures (prooflife.go)
+			break
+		}
 		return nil, Errorf(CodeBadRequest, "unknown message type %d", uint16(t))
 	}
 	return m, nil
