@@ -13,9 +13,10 @@
 //
 // It does not own: miner records (the bootstrap holds them; package discover
 // fetches them and checks their signatures), shard bytes (miners), proofs of
-// replication or spacetime (the verifier; every replica is recorded with
-// status stored, never proven), payments, or the manifest format (package
-// shard).
+// replication or spacetime (the verifier checks them; a replica is recorded
+// "stored" at commit and "proven" when the region's verifier reports its
+// PoRep, and a repair's replica replaces the failing one on the verifier's
+// report: proven.go), payments, or the manifest format (package shard).
 //
 // # Trust
 //
@@ -33,7 +34,7 @@
 //
 //	key                                    value
 //	-------------------------------------  -------------------------------------------------
-//	"s/version"                            u32 layout version (1)
+//	"s/version"                            u32 layout version (2; 1 is migrated on open)
 //	"s/stats"                              u64 files | u64 shards | u64 shard records
 //	"m/" peer                              u32 miner index
 //	"n/" u32 index                         u8 len | peer | last known address (rest, UTF-8)
@@ -41,10 +42,12 @@
 //	"b/" cid                               roaring64 bitmap (portable serialization)
 //	"o/" u8 len | peer | cid               u64 created (unix s) | u64 size | name (rest)
 //	"w/" u8 len | cid | peer               (empty): the owners listing a file
-//	"h/" shard cid                         u32 references | u32 n | u32 miner index × n
+//	"h/" shard cid                         u32 references | u32 n | u32 miner index × n | u64 proven epoch × n
 //	"x/" u32 miner index | shard cid       (empty): a replica to delete at that miner
+//	"q/" cid                               roaring64 bitmap: the file's proven replicas (bits as in "b/")
+//	"r/" u8 len | shard cid | cid          u32 position × k: where a shard sits in a file
 //
-// The last three serve dedup, leases and removal (lifecycle.go, leases.go;
+// "h/" and "x/" serve dedup, leases and removal (lifecycle.go, leases.go;
 // docs/LEASES.md): a shard's holders whatever file they were put for, the
 // references that keep it, and the deletions not yet confirmed by miners.
 //
@@ -61,7 +64,7 @@
 // than 65,536 miners): decoding a 256-shard file then allocates one
 // container object per shard instead of a whole bitmap per shard, which is
 // what keeps Locate's p99 under a millisecond (see TestLocateP99). The whole miner table is cached in
-// memory; Locate reads exactly two keys ("f/" and "b/").
+// memory; Locate reads exactly three keys ("f/", "b/" and "q/").
 //
 // Every commit is one pebble batch written with pebble.Sync before the answer
 // is sent, so an acknowledged commit survives a crash. Address updates from

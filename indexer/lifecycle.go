@@ -15,15 +15,46 @@ import (
 )
 
 // shardRec is a shard's entry in the index, whatever files it belongs to:
-// the miners holding a committed replica and the number of references to it
-// (one per shard position of each committed file; a shard used twice by one
-// file counts twice). When the last reference goes, every holder is told to
-// delete its replica.
+// the miners holding a committed replica, the epoch each passed its PoRep
+// in (0: not proven yet; told by the verifier, proven.go), and the number of
+// references to it (one per shard position of each committed file; a shard
+// used twice by one file counts twice). When the last reference goes, every
+// holder is told to delete its replica.
 //
-//	h/<shard CID> → refs(4) | n(4) | miner index(4) × n
+//	h/<shard CID> → refs(4) | n(4) | miner index(4) × n | proven epoch(8) × n
+//
+// (Layout 1 wrote no epochs; such a record reads as none proven.)
 type shardRec struct {
 	refs    uint32
 	holders []uint32 // miner indices
+	proven  []uint64 // per holder: epoch of its passed PoRep, 0 if none
+}
+
+// add makes miner index mi a holder, not proven yet.
+func (r *shardRec) add(mi uint32) {
+	r.holders = append(r.holders, mi)
+	r.proven = append(r.proven, 0)
+}
+
+// holder returns mi's position in holders, or -1.
+func (r *shardRec) holder(mi uint32) int {
+	for i, h := range r.holders {
+		if h == mi {
+			return i
+		}
+	}
+	return -1
+}
+
+// provenCount is the number of holders with a passed PoRep.
+func (r *shardRec) provenCount() int {
+	n := 0
+	for _, e := range r.proven {
+		if e > 0 {
+			n++
+		}
+	}
+	return n
 }
 
 func keyShard(c cid.Cid) []byte { return append([]byte(pfxShard), c.Bytes()...) }
@@ -48,16 +79,33 @@ func (r *shardRec) encode() []byte {
 	for _, h := range r.holders {
 		b = binary.BigEndian.AppendUint32(b, h)
 	}
+	for i := range r.holders {
+		var e uint64
+		if i < len(r.proven) {
+			e = r.proven[i]
+		}
+		b = binary.BigEndian.AppendUint64(b, e)
+	}
 	return b
 }
 
 func decodeShardRec(v []byte) (*shardRec, error) {
-	if len(v) < 8 || uint64(len(v)) != 8+4*uint64(binary.BigEndian.Uint32(v[4:])) {
+	if len(v) < 8 {
 		return nil, fmt.Errorf("%w: shard record of %d bytes", ErrLayout, len(v))
 	}
-	r := &shardRec{refs: binary.BigEndian.Uint32(v)}
-	for o := 8; o < len(v); o += 4 {
+	n := uint64(binary.BigEndian.Uint32(v[4:]))
+	withEpochs := uint64(len(v)) == 8+12*n
+	if !withEpochs && uint64(len(v)) != 8+4*n {
+		return nil, fmt.Errorf("%w: shard record of %d bytes", ErrLayout, len(v))
+	}
+	r := &shardRec{refs: binary.BigEndian.Uint32(v), holders: make([]uint32, 0, n), proven: make([]uint64, n)}
+	for o := 8; o < 8+4*int(n); o += 4 {
 		r.holders = append(r.holders, binary.BigEndian.Uint32(v[o:]))
+	}
+	if withEpochs {
+		for i := range r.proven {
+			r.proven[i] = binary.BigEndian.Uint64(v[8+4*int(n)+8*i:])
+		}
 	}
 	return r, nil
 }
@@ -172,6 +220,7 @@ func (s *Store) Remove(owner identity.PeerID, c cid.Cid) (*wire.Removed, error) 
 		}
 		b.Delete(keyFile(c), nil)
 		b.Delete(keyBitmap(c), nil)
+		b.Delete(keyProven(c), nil)
 		files--
 		shards -= min(shards, uint64(len(m.Shards)))
 		srecs := map[string]*shardRec{}
@@ -191,6 +240,7 @@ func (s *Store) Remove(owner identity.PeerID, c cid.Cid) (*wire.Removed, error) 
 			}
 		}
 		for _, sc := range order {
+			b.Delete(keyFileOf(sc, c), nil)
 			sr := srecs[sc.KeyString()]
 			if sr.refs > 0 {
 				b.Set(keyShard(sc), sr.encode(), nil)

@@ -15,6 +15,7 @@ type metrics struct {
 	reservations      *prometheus.CounterVec // by outcome: held, wait, placed, refused
 	leasesReclaimed   prometheus.Counter
 	replicasDropped   prometheus.Counter
+	proofReports      *prometheus.CounterVec // by kind (proven, replace) and result (ok, refused)
 }
 
 func newMetrics(reg prometheus.Registerer, store *Store, placer *Placer) (*metrics, error) {
@@ -56,10 +57,14 @@ func newMetrics(reg prometheus.Registerer, store *Store, placer *Placer) (*metri
 			Name: "ppstore_indexer_replicas_dropped_total",
 			Help: "Replicas miners confirmed deleting after the last file referencing their shard was removed.",
 		}),
+		proofReports: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ppstore_indexer_proof_reports_total",
+			Help: "Reports from the verifier: a replica proven or a failing one replaced by a repair, by result (ok, refused).",
+		}, []string{"kind", "result"}),
 	}
 	cs := []prometheus.Collector{
 		m.commits, m.locates, m.locateSeconds, m.placements, m.placementFailures, m.refreshFailures,
-		m.reservations, m.leasesReclaimed, m.replicasDropped,
+		m.reservations, m.leasesReclaimed, m.replicasDropped, m.proofReports,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "ppstore_indexer_files",
 			Help: "Files in the index.",

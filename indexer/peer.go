@@ -114,6 +114,9 @@ type Peer struct {
 	refreshMu sync.Mutex
 	failing   bool // last miner refresh failed (log once per outage)
 
+	verifierMu sync.Mutex
+	verifiers  map[identity.PeerID]bool // the region's verifiers at the bootstrap (proven.go)
+
 	life      daemon.Lifetime // Close waits for Run's chores before closing the store
 	closeOnce sync.Once
 	closeErr  error
@@ -185,6 +188,8 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (_ *Peer, err 
 	p.node.Handle(wire.TypeLeaseCheck, transport.Unary(p.handleLeaseCheck))
 	p.node.Handle(wire.TypeRemove, transport.Unary(p.handleRemove))
 	p.handleShare() // private.go
+	p.node.Handle(wire.TypeReplicaProven, transport.Unary(p.handleReplicaProven)) // proven.go
+	p.node.Handle(wire.TypeReplicaReplace, transport.Unary(p.handleReplicaReplace))
 	return p, nil
 }
 
@@ -269,7 +274,10 @@ func (p *Peer) RefreshMiners(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("indexer: list miners: %w", err)
 	}
-	return p.UpdateMiners(recs)
+	if err := p.UpdateMiners(recs); err != nil {
+		return err
+	}
+	return p.RefreshVerifiers(ctx) // who may report proofs (proven.go)
 }
 
 // runRefresh calls RefreshMiners every RefreshInterval until ctx is done.

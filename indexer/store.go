@@ -21,7 +21,9 @@ import (
 )
 
 // layoutVersion is the on-disk layout described in the package documentation.
-const layoutVersion = 1
+// Layout 2 added the proof status (epochs in "h/", "q/" and "r/"); a layout
+// 1 database is migrated when opened (migrate, proven.go).
+const layoutVersion = 2
 
 // ErrLayout reports a database written in a layout this build cannot read.
 var ErrLayout = errors.New("indexer: unsupported database layout")
@@ -53,6 +55,8 @@ const (
 	pfxShard    = "h/" // shard CID → holders and references (lifecycle.go)
 	pfxOwnedBy  = "w/" // file CID, owner → nothing: who lists a file
 	pfxDrop     = "x/" // miner index, shard CID → nothing: replicas to delete
+	pfxProven   = "q/" // file CID → bitmap of its proven replicas (proven.go)
+	pfxFileOf   = "r/" // shard CID, file CID → the shard's positions in the file (proven.go)
 )
 
 func keyMiner(p identity.PeerID) []byte { return append([]byte(pfxMiner), p.Bytes()...) }
@@ -146,6 +150,10 @@ func (s *Store) load() error {
 		}
 	case err != nil:
 		return fmt.Errorf("indexer: read layout version: %w", err)
+	case len(v) == 4 && binary.BigEndian.Uint32(v) == 1:
+		if err := s.migrate(); err != nil {
+			return fmt.Errorf("indexer: migrate the index from layout 1 to %d: %w", layoutVersion, err)
+		}
 	case len(v) != 4 || binary.BigEndian.Uint32(v) != layoutVersion:
 		return fmt.Errorf("%w: found version %x, this build reads %d; use a matching build or a fresh data_dir", ErrLayout, v, layoutVersion)
 	}
@@ -363,6 +371,19 @@ func (s *Store) write(recs []fileRecord, wo *pebble.WriteOptions) error {
 		srecs[c.KeyString()] = sr
 		return sr, nil
 	}
+	provenBits := map[string]*roaring64.Bitmap{} // file CID → its proven bitmap, when this batch adds to it
+	provenOf := func(c cid.Cid) (*roaring64.Bitmap, error) {
+		if q, ok := provenBits[c.KeyString()]; ok {
+			return q, nil
+		}
+		q, err := s.provenBitmap(c)
+		if err != nil {
+			return nil, err
+		}
+		provenBits[c.KeyString()] = q
+		return q, nil
+	}
+	fileOf := map[string][]uint32{} // r/ key → positions, for new files
 	for _, r := range recs {
 		key := r.cid.KeyString()
 		bm, seen := pending[key]
@@ -398,12 +419,14 @@ func (s *Store) write(recs []fileRecord, wo *pebble.WriteOptions) error {
 				}
 				if isNew {
 					sr.refs++
+					k := string(keyFileOf(r.shardCIDs[si], r.cid))
+					fileOf[k] = append(fileOf[k], uint32(si))
 				}
 			}
 			for _, m := range miners {
 				mi := index(m)
 				if sr != nil && !slices.Contains(sr.holders, mi) {
-					sr.holders = append(sr.holders, mi)
+					sr.add(mi)
 					// A replica committed again is no longer to be deleted.
 					b.Delete(keyDrop(mi, r.shardCIDs[si]), nil)
 				}
@@ -412,10 +435,18 @@ func (s *Store) write(recs []fileRecord, wo *pebble.WriteOptions) error {
 				}
 			}
 			if sr != nil {
-				// The file lists every replica the region has of its shard.
-				for _, mi := range sr.holders {
+				// The file lists every replica the region has of its shard,
+				// proven ones as proven.
+				for h, mi := range sr.holders {
 					if bm.CheckedAdd(replicaBit(si, mi)) {
 						records++
+					}
+					if sr.proven[h] > 0 {
+						q, err := provenOf(r.cid)
+						if err != nil {
+							return err
+						}
+						q.Add(replicaBit(si, mi))
 					}
 				}
 			}
@@ -447,6 +478,18 @@ func (s *Store) write(recs []fileRecord, wo *pebble.WriteOptions) error {
 	}
 	for key, sr := range srecs {
 		b.Set(append([]byte(pfxShard), key...), sr.encode(), nil)
+	}
+	for key, q := range provenBits {
+		c, err := cid.Cast([]byte(key))
+		if err != nil {
+			return err
+		}
+		if err := setBitmap(b, keyProven(c), q); err != nil {
+			return err
+		}
+	}
+	for k, pos := range fileOf {
+		b.Set([]byte(k), encodePositions(pos), nil)
 	}
 	if full {
 		return errMinersFull
@@ -570,6 +613,16 @@ func (s *Store) Locate(c cid.Cid) (*wire.Location, error) {
 	if _, err := bm.FromUnsafeBytes(bv); err != nil {
 		return nil, fmt.Errorf("indexer: bitmap of %s is corrupt: %w", c, err)
 	}
+	var proven *roaring64.Bitmap // nil: none proven
+	if qv, qcloser, err := s.db.Get(keyProven(c)); err == nil {
+		defer qcloser.Close()
+		proven = roaring64.New()
+		if _, err := proven.FromUnsafeBytes(qv); err != nil {
+			return nil, fmt.Errorf("indexer: proven bitmap of %s is corrupt: %w", c, err)
+		}
+	} else if !errors.Is(err, pebble.ErrNotFound) {
+		return nil, fmt.Errorf("indexer: read proven bitmap of %s: %w", c, err)
+	}
 	reps := make([]wire.Replica, bm.GetCardinality())
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -588,7 +641,11 @@ func (s *Store) Locate(c cid.Cid) (*wire.Location, error) {
 			cur, start = si, j
 		}
 		m := s.miners[mi]
-		reps[j] = wire.Replica{NodeAddr: wire.NodeAddr{Peer: m.peer, Addr: m.addr}, Status: wire.StatusStored}
+		st := wire.StatusStored
+		if proven != nil && proven.Contains(v) {
+			st = wire.StatusProven
+		}
+		reps[j] = wire.Replica{NodeAddr: wire.NodeAddr{Peer: m.peer, Addr: m.addr}, Status: st}
 	}
 	if cur >= 0 {
 		loc.Shards[cur] = reps[start:len(reps):len(reps)]
