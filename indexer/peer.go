@@ -187,8 +187,9 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (_ *Peer, err 
 	p.node.Handle(wire.TypeShardStored, transport.Unary(p.handleShardStored))
 	p.node.Handle(wire.TypeLeaseCheck, transport.Unary(p.handleLeaseCheck))
 	p.node.Handle(wire.TypeRemove, transport.Unary(p.handleRemove))
-	p.handleShare()                                                               // private.go
-	p.node.Handle(wire.TypeReplicaProven, transport.Unary(p.handleReplicaProven)) // proven.go
+	p.handleShare() // private.go
+	// proof status from the verifier (proven.go)
+	p.node.Handle(wire.TypeReplicaProven, transport.Unary(p.handleReplicaProven))
 	p.node.Handle(wire.TypeReplicaReplace, transport.Unary(p.handleReplicaReplace))
 	return p, nil
 }
