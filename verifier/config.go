@@ -34,6 +34,10 @@ type Config struct {
 	// MissesToRepair is the number of rounds in a row a replica may miss
 	// before it is reported for repair; default 3.
 	MissesToRepair int `toml:"misses_to_repair"`
+	// RepairTimeout is how long a repair's new replica has to pass its
+	// PoRep before the repair is sent to another miner; default 2m (the
+	// miner reclaims an unconfirmed copy after its upload lease, 90 s).
+	RepairTimeout time.Duration `toml:"repair_timeout"`
 	// DeadlineBase and DeadlinePerReplica set a round's response deadline
 	// for a miner asked about n replicas: base + n × per replica (defaults
 	// proofs.DefaultDeadlineBase and proofs.DefaultDeadlinePerReplica).
@@ -65,6 +69,9 @@ func (c *Config) EnsureDefaults() {
 	}
 	if c.MissesToRepair <= 0 {
 		c.MissesToRepair = 3
+	}
+	if c.RepairTimeout <= 0 {
+		c.RepairTimeout = 2 * time.Minute
 	}
 	if c.DeadlineBase <= 0 {
 		c.DeadlineBase = proofs.DefaultDeadlineBase

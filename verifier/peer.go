@@ -42,6 +42,7 @@ type Peer struct {
 	// payer receives passes; minerAddrs finds miners (the bootstrap's
 	// records; tests replace it); now is the clock.
 	payer      Payer
+	index      Index // the indexer, told of proven and repaired replicas (index.go)
 	minerAddrs func(ctx context.Context) (map[identity.PeerID]string, error)
 	now        func() time.Time
 
@@ -67,6 +68,7 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (_ *Peer, err 
 	}
 	p := &Peer{cfg: cfg, log: log, now: time.Now}
 	p.payer = LogPayer{Log: log}
+	p.index = IndexerClient{p}
 	defer func() {
 		if err != nil {
 			p.Close()
@@ -235,8 +237,10 @@ func (p *Peer) handleSealCommit(ctx context.Context, s *transport.Stream, m wire
 	epoch := p.epochAt(p.now())
 	st := &ReplicaState{Miner: s.Peer(), Shard: sc.Shard, Size: rep.Size, PieceSize: rep.PieceSize, Layers: rep.Layers,
 		CommR: rep.CommR, Proven: epoch, Status: StatusProven}
-	if err := p.store.putReplica(st); err != nil {
-		return fmt.Errorf("verifier: record replica: %w", err)
+	if err := p.admit(ctx, st); err != nil { // only a committed holder's replica (index.go)
+		p.metrics.porep.WithLabelValues("not indexed").Inc()
+		p.log.Info("PoRep passed but the replica is not recorded", "miner", s.Peer().Short(), "shard", sc.Shard, "err", err)
+		return err
 	}
 	p.metrics.porep.WithLabelValues("pass").Inc()
 	p.log.Info("replica proven", "miner", s.Peer().Short(), "shard", sc.Shard, "epoch", epoch)

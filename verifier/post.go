@@ -95,7 +95,7 @@ func (p *Peer) runRound(ctx context.Context, epoch uint64) error {
 	if err != nil {
 		p.log.Warn("cannot list the miners; every miner is unreachable this round", "err", err)
 	}
-	rec := &RoundRecord{Anchor: p.chain.Anchor(), Epoch: epoch, Seed: seed, Params: p.cfg.Proofs}
+	rec := &RoundRecord{Anchor: p.chain.Anchor(), Epoch: epoch, Seed: seed, Params: p.cfg.Proofs, Verifier: p.key.ID()}
 	miners := make([]identity.PeerID, 0, len(byMiner))
 	for m := range byMiner {
 		miners = append(miners, m)
@@ -122,7 +122,7 @@ func (p *Peer) runRound(ctx context.Context, epoch uint64) error {
 	for i := range rec.Miners {
 		mr := &rec.Miners[i]
 		round := &proofs.Round{Epoch: epoch, Seed: seed, Deadline: mr.Deadline}
-		verdicts, err := judge(round, p.cfg.Proofs, mr)
+		verdicts, err := judge(round, p.cfg.Proofs, rec.Verifier, mr)
 		if err != nil {
 			return err
 		}
@@ -131,7 +131,10 @@ func (p *Peer) runRound(ctx context.Context, epoch uint64) error {
 			st := byMiner[mr.Miner][j]
 			p.metrics.verdicts.WithLabelValues(v.String()).Inc()
 			if v == VerdictPass {
-				st.LastPass, st.Misses, st.Status = epoch, 0, StatusProven
+				st.LastPass, st.Misses = epoch, 0
+				if st.RepairTo.IsZero() { // a repair under way goes on (RunRepairs)
+					st.Status = StatusProven
+				}
 				passes = append(passes, PassEvent{Epoch: epoch, Miner: st.Miner, Shard: st.Shard})
 			} else {
 				st.Misses++
@@ -182,13 +185,14 @@ func (p *Peer) challenge(ctx context.Context, epoch uint64, seed [32]byte, miner
 	defer cancel()
 	for lo := 0; lo < len(reps); lo += wire.MaxPoStShards {
 		hi := min(lo+wire.MaxPoStShards, len(reps))
-		parts, err := p.ask(cctx, epoch, seed, mr.Deadline, wire.NodeAddr{Peer: miner, Addr: addr}, mr.Replicas[lo:hi])
+		parts, sig, err := p.ask(cctx, epoch, seed, mr.Deadline, wire.NodeAddr{Peer: miner, Addr: addr}, mr.Replicas[lo:hi])
 		if err != nil {
 			p.log.Info("no answer to a challenge", "miner", miner.Short(), "epoch", epoch, "err", err)
-			mr.Answered, mr.Parts = false, nil
+			mr.Answered, mr.Parts, mr.Streams = false, nil, nil
 			return mr
 		}
 		mr.Parts = append(mr.Parts, parts...)
+		mr.Streams = append(mr.Streams, SignedStream{Parts: len(parts), Sig: sig})
 	}
 	mr.Answered = true
 	mr.Received = time.Now()
@@ -196,11 +200,12 @@ func (p *Peer) challenge(ctx context.Context, epoch uint64, seed [32]byte, miner
 	return mr
 }
 
-// ask sends one challenge stream and reads its parts up to the last.
-func (p *Peer) ask(ctx context.Context, epoch uint64, seed [32]byte, deadline time.Time, to wire.NodeAddr, reps []RoundReplica) ([][]byte, error) {
+// ask sends one challenge stream and reads its parts up to the last, then
+// the miner's signature of them.
+func (p *Peer) ask(ctx context.Context, epoch uint64, seed [32]byte, deadline time.Time, to wire.NodeAddr, reps []RoundReplica) ([][]byte, []byte, error) {
 	s, err := p.node.Open(ctx, to)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer s.Close()
 	if dl, ok := ctx.Deadline(); ok {
@@ -211,23 +216,28 @@ func (p *Peer) ask(ctx context.Context, epoch uint64, seed [32]byte, deadline ti
 		ch.Shards[i] = r.Shard
 	}
 	if err := s.Send(ch); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s.CloseWrite()
 	var parts [][]byte
 	for {
 		var part wire.PoStPart
 		if err := s.Expect(&part); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		parts = append(parts, bytes.Clone(part.Response)) // the stream reuses its buffer
 		if part.Last {
-			return parts, nil
+			break
 		}
 		if len(parts) > len(reps)+1 {
-			return nil, errors.New("more response parts than replicas asked")
+			return nil, nil, errors.New("more response parts than replicas asked")
 		}
 	}
+	var sig wire.PoStSignature
+	if err := s.Expect(&sig); err != nil {
+		return nil, nil, fmt.Errorf("response without its signature: %w", err)
+	}
+	return parts, bytes.Clone(sig.Sig), nil
 }
 
 // roundFile names the record of epoch.

@@ -17,48 +17,74 @@ const repairTimeout = 2 * time.Minute
 
 // RunRepairs re-replicates every replica marked repairing: it picks a
 // proven replica of the same shard as the source and a live miner that
-// holds no replica of it, asks that miner to copy the shard from the
-// source (wire.RepairShard: every piece checked against commD), and once
-// the copy is durable drops the failing replica's record. The new replica
-// is recorded when its PoRep passes, as any other. One replica is replaced
-// by one, so a shard keeps the count it was stored with.
-//
-// The indexer is not told yet (it still lists the failing holder and not
-// the new one): that step is left for the indexer's replica status.
+// holds no replica of it and is receiving none, and asks that miner to copy
+// the shard from the source (wire.RepairShard: every piece checked against
+// commD). The failing replica stays recorded, with the repair's target,
+// until the new replica passes its PoRep: then the indexer replaces the
+// failing holder by the new one and this verifier its record (admit,
+// index.go), so a shard never has more or fewer replicas than its file
+// asked for. A repair not proven within RepairTimeout is sent to another
+// miner (the first one's unconfirmed copy goes with its lease); one whose
+// failing replica passed a round since is called off.
 func (p *Peer) RunRepairs(ctx context.Context) error {
 	states, err := p.store.replicas()
 	if err != nil {
 		return err
 	}
 	byShard := map[string][]*ReplicaState{}
+	taken := map[string]map[identity.PeerID]bool{} // holders and repair targets, per shard
 	for _, r := range states {
-		byShard[r.Shard.KeyString()] = append(byShard[r.Shard.KeyString()], r)
+		k := r.Shard.KeyString()
+		byShard[k] = append(byShard[k], r)
+		if taken[k] == nil {
+			taken[k] = map[identity.PeerID]bool{}
+		}
+		taken[k][r.Miner] = true
+		if !r.RepairTo.IsZero() {
+			taken[k][r.RepairTo] = true
+		}
 	}
+	now := p.now()
 	var addrs map[identity.PeerID]string
 	var errs []error
 	for _, r := range states {
 		if r.Status != StatusRepairing {
 			continue
 		}
+		if !r.RepairTo.IsZero() {
+			if now.Sub(r.RepairAt) < p.cfg.RepairTimeout {
+				continue // under way
+			}
+			if r.Misses == 0 { // passed a round since: call the repair off
+				prev := r.RepairTo
+				r.Status, r.RepairTo, r.RepairAt = StatusProven, identity.PeerID{}, time.Time{}
+				if err := p.store.cancelRepair(r, prev); err != nil {
+					errs = append(errs, err)
+				}
+				continue
+			}
+			p.log.Warn("repair not proven in time; trying another miner", "shard", r.Shard, "failing", r.Miner.Short(), "target", r.RepairTo.Short(), "since", r.RepairAt)
+		}
 		if addrs == nil {
 			if addrs, err = p.minerAddrs(ctx); err != nil {
 				return fmt.Errorf("verifier: repair: listing the miners: %w", err)
 			}
 		}
-		if err := p.repair(ctx, r, byShard[r.Shard.KeyString()], addrs); err != nil {
+		k := r.Shard.KeyString()
+		if err := p.repair(ctx, r, byShard[k], taken[k], addrs); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func (p *Peer) repair(ctx context.Context, bad *ReplicaState, same []*ReplicaState, addrs map[identity.PeerID]string) error {
-	holders := map[identity.PeerID]bool{}
+// repair sends one repair of bad and records its target in taken and bad.
+func (p *Peer) repair(ctx context.Context, bad *ReplicaState, same []*ReplicaState, taken map[identity.PeerID]bool, addrs map[identity.PeerID]string) error {
 	var source *ReplicaState
 	for _, r := range same {
-		holders[r.Miner] = true
-		if r.Status == StatusProven && addrs[r.Miner] != "" && source == nil {
+		if r.Status == StatusProven && addrs[r.Miner] != "" {
 			source = r
+			break
 		}
 	}
 	if source == nil {
@@ -66,12 +92,12 @@ func (p *Peer) repair(ctx context.Context, bad *ReplicaState, same []*ReplicaSta
 	}
 	var cands []identity.PeerID
 	for m, a := range addrs {
-		if !holders[m] && a != "" {
+		if !taken[m] && a != "" {
 			cands = append(cands, m)
 		}
 	}
 	if len(cands) == 0 {
-		return fmt.Errorf("verifier: repair of %v: every live miner holds it already", bad.Shard)
+		return fmt.Errorf("verifier: repair of %v: every live miner holds it or is receiving it already", bad.Shard)
 	}
 	// Spread repairs: start at a miner chosen by the shard's digest.
 	sort.Slice(cands, func(i, j int) bool { return cands[i].String() < cands[j].String() })
@@ -89,10 +115,13 @@ func (p *Peer) repair(ctx context.Context, bad *ReplicaState, same []*ReplicaSta
 			errs = append(errs, fmt.Errorf("%s: %w", to.Short(), err))
 			continue
 		}
-		if err := p.store.deleteReplica(bad.Miner, bad.Shard); err != nil {
-			return fmt.Errorf("verifier: repair of %v: drop the failing record: %w", bad.Shard, err)
+		prev := bad.RepairTo
+		bad.RepairTo, bad.RepairAt = to, p.now()
+		if err := p.store.startRepair(bad, prev); err != nil {
+			return fmt.Errorf("verifier: repair of %v: record its target: %w", bad.Shard, err)
 		}
-		p.log.Info("replica repaired", "shard", bad.Shard, "failing", bad.Miner.Short(), "source", source.Miner.Short(), "new", to.Short())
+		taken[to] = true
+		p.log.Info("replica copied for repair; it replaces the failing one once proven", "shard", bad.Shard, "failing", bad.Miner.Short(), "source", source.Miner.Short(), "new", to.Short())
 		return nil
 	}
 	return fmt.Errorf("verifier: repair of %v failed: %w", bad.Shard, errors.Join(errs...))

@@ -22,6 +22,11 @@ const (
 	VerdictMissing  Verdict = 2 // the response had no proof for the replica
 	VerdictLate     Verdict = 3 // the response came after the deadline
 	VerdictNoAnswer Verdict = 4 // the miner could not be reached or sent nothing usable
+	// VerdictUnsigned: the response's parts are not signed by the miner
+	// for this round and verifier (wire.VerifyPoSt). An honest verifier
+	// records a response only as received, so a recorded response that
+	// Check finds unsigned under another verdict was altered or invented.
+	VerdictUnsigned Verdict = 5
 )
 
 func (v Verdict) String() string {
@@ -36,6 +41,8 @@ func (v Verdict) String() string {
 		return "late"
 	case VerdictNoAnswer:
 		return "no answer"
+	case VerdictUnsigned:
+		return "unsigned"
 	}
 	return fmt.Sprintf("verdict(%d)", uint8(v))
 }
@@ -45,18 +52,23 @@ func (v Verdict) String() string {
 // to judge the round again without the verifier, from the commitments
 // alone (`verifier check FILE`).
 //
-//	"PPRD" ‖ ver(1)=1 ‖ anchor(32) ‖ epoch(8) ‖ seed(32) ‖ rounds(4) ‖ min seal blocks(4) ‖ PoRep K(4) ‖ PoSt C(4)
+//	"PPRD" ‖ ver(1)=2 ‖ anchor(32) ‖ epoch(8) ‖ seed(32) ‖ rounds(4) ‖ min seal blocks(4) ‖ PoRep K(4) ‖ PoSt C(4)
+//	‖ verifier peer
 //	‖ miners(4) × [ peer ‖ deadline(8) ‖ received(8) ‖ answered(1)
 //	               ‖ replicas(4) × [ shard CID ‖ size(8) ‖ piece size(4) ‖ layers(4) ‖ commR(32) ‖ verdict(1) ]
-//	               ‖ parts(4) × [ len(4) ‖ proofs.PoStResponse encoding ] ]
+//	               ‖ parts(4) × [ len(4) ‖ proofs.PoStResponse encoding ]
+//	               ‖ streams(4) × [ parts(4) ‖ len(4) ‖ ed25519 signature ] ]
 //
-// Times are unix nanoseconds; byte strings (peer, CID) carry a 4-byte length.
+// Times are unix nanoseconds; byte strings (peer, CID, signature) carry a
+// 4-byte length. Version 1 had no verifier and no signatures; it is not
+// read (a round is kept for KeepEpochs only).
 type RoundRecord struct {
-	Anchor [32]byte
-	Epoch  uint64
-	Seed   [32]byte
-	Params proofs.Params
-	Miners []MinerRound
+	Anchor   [32]byte
+	Epoch    uint64
+	Seed     [32]byte
+	Params   proofs.Params
+	Verifier identity.PeerID // whom the miners answered: their signatures name it
+	Miners   []MinerRound
 }
 
 // MinerRound is one miner's part of a round.
@@ -66,7 +78,34 @@ type MinerRound struct {
 	Received time.Time // when the last part arrived
 	Answered bool      // false: no usable answer (unreachable, broken stream)
 	Replicas []RoundReplica
-	Parts    [][]byte // the response parts as received
+	Parts    [][]byte       // the response parts as received
+	Streams  []SignedStream // the miner's signature of each challenge stream's parts, in order
+}
+
+// SignedStream is the miner's signature (wire.SignPoSt) of the next Parts
+// response parts: those of one challenge stream.
+type SignedStream struct {
+	Parts int
+	Sig   []byte
+}
+
+// signed reports whether every response part of m is covered, in order,
+// by a valid signature of m's miner for this round and verifier.
+func (m *MinerRound) signed(epoch uint64, seed [32]byte, verifier identity.PeerID) bool {
+	if len(m.Streams) == 0 {
+		return false
+	}
+	at := 0
+	for _, st := range m.Streams {
+		if st.Parts < 1 || st.Parts > len(m.Parts)-at {
+			return false
+		}
+		if !wire.VerifyPoSt(m.Miner, st.Sig, epoch, seed, verifier, m.Parts[at:at+st.Parts]) {
+			return false
+		}
+		at += st.Parts
+	}
+	return at == len(m.Parts)
 }
 
 // RoundReplica is one replica asked about, its commitments and verdict.
@@ -89,8 +128,9 @@ func (r *RoundReplica) replica(miner identity.PeerID) (*proofs.Replica, error) {
 
 // judge computes the verdicts of one miner's round from its recorded
 // response. It is the whole of the verifier's judgement: the round chore
-// and Check both call it.
-func judge(round *proofs.Round, p proofs.Params, m *MinerRound) ([]Verdict, error) {
+// and Check both call it. A response not signed by the miner for this
+// round and verifier is invalid whatever it holds.
+func judge(round *proofs.Round, p proofs.Params, verifier identity.PeerID, m *MinerRound) ([]Verdict, error) {
 	out := make([]Verdict, len(m.Replicas))
 	all := func(v Verdict) []Verdict {
 		for i := range out {
@@ -100,6 +140,9 @@ func judge(round *proofs.Round, p proofs.Params, m *MinerRound) ([]Verdict, erro
 	}
 	if !m.Answered {
 		return all(VerdictNoAnswer), nil
+	}
+	if !m.signed(round.Epoch, round.Seed, verifier) {
+		return all(VerdictUnsigned), nil
 	}
 	asked := make([]*proofs.Replica, len(m.Replicas))
 	for i := range m.Replicas {
@@ -165,7 +208,7 @@ func Check(rec *RoundRecord) ([]Mismatch, error) {
 	for i := range rec.Miners {
 		m := &rec.Miners[i]
 		round := &proofs.Round{Epoch: rec.Epoch, Seed: rec.Seed, Deadline: m.Deadline}
-		verdicts, err := judge(round, rec.Params, m)
+		verdicts, err := judge(round, rec.Params, rec.Verifier, m)
 		if err != nil {
 			return nil, err
 		}
@@ -183,7 +226,7 @@ var roundMagic = []byte("PPRD")
 // Append appends the record's encoding (drawn in the type's comment).
 func (rec *RoundRecord) Append(b []byte) []byte {
 	e := wire.Enc{B: append(b, roundMagic...)}
-	e.U8(1)
+	e.U8(2)
 	e.Digest(rec.Anchor)
 	e.U64(rec.Epoch)
 	e.Digest(rec.Seed)
@@ -191,6 +234,7 @@ func (rec *RoundRecord) Append(b []byte) []byte {
 	e.U32(uint32(rec.Params.MinSealBlocks))
 	e.U32(uint32(rec.Params.PoRepChallenges))
 	e.U32(uint32(rec.Params.PoStChallenges))
+	e.Peer(rec.Verifier)
 	e.U32(uint32(len(rec.Miners)))
 	for _, m := range rec.Miners {
 		e.Peer(m.Miner)
@@ -210,6 +254,11 @@ func (rec *RoundRecord) Append(b []byte) []byte {
 		for _, p := range m.Parts {
 			e.Bytes(p)
 		}
+		e.U32(uint32(len(m.Streams)))
+		for _, st := range m.Streams {
+			e.U32(uint32(st.Parts))
+			e.Bytes(st.Sig)
+		}
 	}
 	return e.B
 }
@@ -220,12 +269,13 @@ func ParseRoundRecord(b []byte) (*RoundRecord, error) {
 		return nil, errors.New("verifier: not a round record (no PPRD header)")
 	}
 	d := wire.NewDec(b[4:])
-	if v := d.U8(); v != 1 {
-		return nil, fmt.Errorf("verifier: round record version %d, this verifier reads 1", v)
+	if v := d.U8(); v != 2 {
+		return nil, fmt.Errorf("verifier: round record version %d, this verifier reads 2 (rounds of version 1 were unsigned)", v)
 	}
 	rec := &RoundRecord{Anchor: d.Digest(), Epoch: d.U64(), Seed: d.Digest()}
 	rec.Params = proofs.Params{Rounds: int(d.U32()), MinSealBlocks: int(d.U32()), PoRepChallenges: int(d.U32()), PoStChallenges: int(d.U32())}
-	n := d.Count(4 + 8 + 8 + 1 + 4 + 4)
+	rec.Verifier = d.Peer()
+	n := d.Count(4 + 8 + 8 + 1 + 4 + 4 + 4)
 	for i := 0; i < n && d.Err() == nil; i++ {
 		m := MinerRound{Miner: d.Peer()}
 		m.Deadline = time.Unix(0, int64(d.U64()))
@@ -239,6 +289,10 @@ func ParseRoundRecord(b []byte) (*RoundRecord, error) {
 		np := d.Count(4)
 		for j := 0; j < np && d.Err() == nil; j++ {
 			m.Parts = append(m.Parts, d.Bytes())
+		}
+		ns := d.Count(8)
+		for j := 0; j < ns && d.Err() == nil; j++ {
+			m.Streams = append(m.Streams, SignedStream{Parts: int(d.U32()), Sig: d.Bytes()})
 		}
 		rec.Miners = append(rec.Miners, m)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/cockroachdb/pebble"
@@ -48,6 +49,11 @@ type ReplicaState struct {
 	LastPass  uint64 // epoch of the last passed PoSt (0: none yet)
 	Misses    uint32 // rounds missed in a row
 	Status    uint8
+	// RepairTo is the miner a repair of this (repairing) replica was sent
+	// to, and RepairAt when (zero: none under way). The new replica
+	// replaces this one at the indexer once its PoRep passes (index.go).
+	RepairTo identity.PeerID
+	RepairAt time.Time
 }
 
 // Replica returns the proofs description of the replica.
@@ -61,7 +67,7 @@ func (r *ReplicaState) Replica() (*proofs.Replica, error) {
 
 func (r *ReplicaState) encode() []byte {
 	e := wire.Enc{}
-	e.U8(1)
+	e.U8(2)
 	e.Peer(r.Miner)
 	e.CID(r.Shard)
 	e.U64(uint64(r.Size))
@@ -72,13 +78,20 @@ func (r *ReplicaState) encode() []byte {
 	e.U64(r.LastPass)
 	e.U32(r.Misses)
 	e.U8(r.Status)
+	e.Peer(r.RepairTo)
+	var at uint64
+	if !r.RepairAt.IsZero() {
+		at = uint64(r.RepairAt.UnixNano())
+	}
+	e.U64(at)
 	return e.B
 }
 
 func decodeReplicaState(b []byte) (*ReplicaState, error) {
 	d := wire.NewDec(b)
-	if v := d.U8(); v != 1 {
-		return nil, fmt.Errorf("verifier: replica record version %d, this verifier reads 1", v)
+	v := d.U8()
+	if v != 1 && v != 2 {
+		return nil, fmt.Errorf("verifier: replica record version %d, this verifier reads 1 and 2", v)
 	}
 	r := &ReplicaState{Miner: d.Peer(), Shard: d.CID()}
 	r.Size = int64(d.U64())
@@ -89,6 +102,12 @@ func decodeReplicaState(b []byte) (*ReplicaState, error) {
 	r.LastPass = d.U64()
 	r.Misses = d.U32()
 	r.Status = d.U8()
+	if v >= 2 { // 1 had no repair under way
+		r.RepairTo = d.Peer()
+		if at := d.U64(); at != 0 {
+			r.RepairAt = time.Unix(0, int64(at))
+		}
+	}
 	if err := d.Finish(); err != nil {
 		return nil, fmt.Errorf("verifier: replica record: %w", err)
 	}
@@ -100,6 +119,7 @@ func decodeReplicaState(b []byte) (*ReplicaState, error) {
 //	m/chain                         secret(32) ‖ length(8) ‖ genesis unix ns(8)
 //	m/epoch                         last epoch judged (8)
 //	r/<len(2)‖miner><shard CID>     ReplicaState
+//	p/<len(2)‖shard CID><new miner> failing miner: a repair under way (index.go)
 var (
 	keyChain     = []byte("m/chain")
 	keyLastEpoch = []byte("m/epoch")
@@ -114,9 +134,11 @@ func replicaKey(miner identity.PeerID, shardCID cid.Cid) []byte {
 	return append(k, shardCID.Bytes()...)
 }
 
-// store is the verifier's pebble database.
+// store is the verifier's pebble database. mu serialises the writes of
+// replica records: a round's verdicts, PoReps and repairs run at once.
 type store struct {
 	db *pebble.DB
+	mu sync.Mutex
 }
 
 type pebbleLogger struct{ log *slog.Logger }
@@ -186,12 +208,11 @@ func (s *store) lastEpoch() (uint64, error) {
 }
 
 func (s *store) putReplica(r *ReplicaState) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return s.db.Set(replicaKey(r.Miner, r.Shard), r.encode(), pebble.Sync)
 }
 
-func (s *store) deleteReplica(miner identity.PeerID, c cid.Cid) error {
-	return s.db.Delete(replicaKey(miner, c), pebble.Sync)
-}
 
 // replicas returns every recorded replica.
 func (s *store) replicas() ([]*ReplicaState, error) {
@@ -211,12 +232,28 @@ func (s *store) replicas() ([]*ReplicaState, error) {
 	return out, it.Close()
 }
 
-// saveRound records the states after a round and the round as judged, in
-// one synced batch.
+// saveRound records the verdicts of a round onto the replicas' current
+// records (a repair may have replaced or changed one while the round ran:
+// a record gone since stays gone) and the round as judged, in one synced
+// batch.
 func (s *store) saveRound(epoch uint64, states []*ReplicaState) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	b := s.db.NewBatch()
+	defer b.Close()
 	for _, r := range states {
-		b.Set(replicaKey(r.Miner, r.Shard), r.encode(), nil)
+		cur, err := s.replica(r.Miner, r.Shard)
+		if err != nil {
+			return err
+		}
+		if cur == nil {
+			continue
+		}
+		cur.LastPass, cur.Misses, cur.Status = r.LastPass, r.Misses, r.Status
+		if cur.Status == StatusProven && !cur.RepairTo.IsZero() {
+			cur.Status = StatusRepairing // a repair under way goes on
+		}
+		b.Set(replicaKey(r.Miner, r.Shard), cur.encode(), nil)
 	}
 	b.Set(keyLastEpoch, binary.BigEndian.AppendUint64(nil, epoch), nil)
 	return b.Commit(pebble.Sync)

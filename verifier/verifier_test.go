@@ -6,11 +6,13 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/ipfs/go-cid"
 	"github.com/ppstore/ppstore/identity"
 	"github.com/ppstore/ppstore/proofs"
 	"github.com/ppstore/ppstore/shard"
@@ -32,7 +34,11 @@ type fakeMiner struct {
 	held    map[shard.Digest]*sealedShard
 	cheat   func(*proofs.PoStResponse) // alters responses, if set
 	delay   time.Duration
+	signer  *identity.Key                                       // signs responses; default key
+	resign  func(parts [][]byte, sig []byte) ([][]byte, []byte) // replaces a signed response, if set
 	answers atomic.Int32
+	// source finds a shard's data for a RepairShard (the test's region).
+	source func(root shard.Digest) []byte
 }
 
 type sealedShard struct {
@@ -54,6 +60,7 @@ func newFakeMiner(t *testing.T) *fakeMiner {
 	}
 	m := &fakeMiner{t: t, key: key, node: node, held: map[shard.Digest]*sealedShard{}}
 	node.Handle(wire.TypePoStChallenge, m.handlePoSt)
+	node.Handle(wire.TypeRepairShard, m.handleRepair)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { node.Serve(ctx); close(done) }()
@@ -62,11 +69,19 @@ func newFakeMiner(t *testing.T) *fakeMiner {
 }
 
 func (m *fakeMiner) seal(size, pieceSize int) *sealedShard {
+	m.mu.Lock()
 	r := rand.New(rand.NewPCG(uint64(size), uint64(len(m.held))))
+	m.mu.Unlock()
 	data := make([]byte, size)
 	for i := range data {
 		data[i] = byte(r.Uint32())
 	}
+	return m.sealData(data, pieceSize)
+}
+
+// sealData seals data as this miner's replica.
+func (m *fakeMiner) sealData(data []byte, pieceSize int) *sealedShard {
+	size := len(data)
 	var ds []shard.Digest
 	for off := 0; off < size; off += pieceSize {
 		ds = append(ds, shard.PieceDigest(data[off:min(off+pieceSize, size)]))
@@ -135,8 +150,11 @@ func (m *fakeMiner) handlePoSt(_ context.Context, s *transport.Stream, msg wire.
 			held = append(held, proofs.Held{Replica: sh.rep, Tree: sh.tree, Read: sh.read})
 		}
 	}
-	cheat, delay := m.cheat, m.delay
+	cheat, delay, signer, resign := m.cheat, m.delay, m.signer, m.resign
 	m.mu.Unlock()
+	if signer == nil {
+		signer = m.key
+	}
 	resp, err := proofs.ProvePoSt(&proofs.Round{Epoch: ch.Epoch, Seed: ch.Seed}, testParams, held)
 	if err != nil {
 		return err
@@ -147,7 +165,102 @@ func (m *fakeMiner) handlePoSt(_ context.Context, s *transport.Stream, msg wire.
 	if delay > 0 {
 		time.Sleep(delay) // a slow miner, for the late-response test
 	}
-	return s.Send(&wire.PoStPart{Last: true, Response: resp.Append(nil)})
+	parts := [][]byte{resp.Append(nil)}
+	sig := wire.SignPoSt(signer, ch.Epoch, ch.Seed, s.Peer(), parts)
+	if resign != nil {
+		parts, sig = resign(parts, sig)
+	}
+	for i, part := range parts {
+		if err := s.Send(&wire.PoStPart{Last: i == len(parts)-1, Response: part}); err != nil {
+			return err
+		}
+	}
+	return s.Send(&wire.PoStSignature{Sig: sig})
+}
+
+// handleRepair "copies" the shard from the test's region and seals it.
+func (m *fakeMiner) handleRepair(_ context.Context, s *transport.Stream, msg wire.Message) error {
+	req := msg.(*wire.RepairShard)
+	root, _ := shard.DigestOf(req.Shard, shard.ShardCodec)
+	m.mu.Lock()
+	source := m.source
+	m.mu.Unlock()
+	data := source(root)
+	if data == nil {
+		return wire.Errorf(wire.CodeNotFound, "no source for %v", req.Shard)
+	}
+	m.sealData(data, int(req.PieceSize))
+	return s.Send(&wire.RepairDone{})
+}
+
+// fakeIndex stands in for the indexer: shards committed with their
+// holders; Proven and Replace check them as the indexer does.
+type fakeIndex struct {
+	mu       sync.Mutex
+	all      bool // accept every report (the shards were not committed here)
+	holders  map[shard.Digest][]identity.PeerID
+	proven   map[shard.Digest]map[identity.PeerID]uint64
+	replaced int
+}
+
+func newFakeIndex() *fakeIndex {
+	return &fakeIndex{holders: map[shard.Digest][]identity.PeerID{}, proven: map[shard.Digest]map[identity.PeerID]uint64{}}
+}
+
+func (f *fakeIndex) commit(s *sealedShard, miners ...*fakeMiner) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, m := range miners {
+		f.holders[s.c] = append(f.holders[s.c], m.key.ID())
+	}
+}
+
+func (f *fakeIndex) Proven(_ context.Context, sc cid.Cid, miner identity.PeerID, epoch uint64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.all {
+		return nil
+	}
+	root, _ := shard.DigestOf(sc, shard.ShardCodec)
+	hs, ok := f.holders[root]
+	switch {
+	case !ok:
+		return wire.Errorf(wire.CodeNotCommitted, "no committed file holds %v", sc)
+	case !slices.Contains(hs, miner):
+		return wire.Errorf(wire.CodeNotHolder, "%v holds no replica of %v", miner.Short(), sc)
+	}
+	if f.proven[root] == nil {
+		f.proven[root] = map[identity.PeerID]uint64{}
+	}
+	f.proven[root][miner] = epoch
+	return nil
+}
+
+func (f *fakeIndex) Replace(_ context.Context, sc cid.Cid, failing, repl identity.PeerID, epoch uint64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	root, _ := shard.DigestOf(sc, shard.ShardCodec)
+	hs, ok := f.holders[root]
+	i := slices.Index(hs, failing)
+	switch {
+	case !ok:
+		return wire.Errorf(wire.CodeNotCommitted, "no committed file holds %v", sc)
+	case i < 0:
+		return wire.Errorf(wire.CodeNotHolder, "%v holds no replica of %v", failing.Short(), sc)
+	case slices.Contains(hs, repl):
+		return wire.Errorf(wire.CodeReplicaCount, "%v holds %v already", repl.Short(), sc)
+	}
+	hs[i] = repl
+	delete(f.proven[root], failing)
+	f.proven[root][repl] = epoch
+	f.replaced++
+	return nil
+}
+
+func (f *fakeIndex) holdersOf(root shard.Digest) []identity.PeerID {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.holders[root])
 }
 
 // clock is a settable test clock.
@@ -181,6 +294,7 @@ type testVerifier struct {
 	*Peer
 	clock *clock
 	payer *recordingPayer
+	index *fakeIndex
 	dir   string
 }
 
@@ -191,9 +305,11 @@ func startVerifier(t *testing.T, miners ...*fakeMiner) *testVerifier {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tv := &testVerifier{Peer: p, clock: &clock{t: p.genesis}, payer: &recordingPayer{}, dir: dir}
+	tv := &testVerifier{Peer: p, clock: &clock{t: p.genesis}, payer: &recordingPayer{}, index: newFakeIndex(), dir: dir}
+	tv.index.all = true
 	p.now = tv.clock.now
 	p.SetPayer(tv.payer)
+	p.SetIndex(tv.index)
 	p.minerAddrs = func(context.Context) (map[identity.PeerID]string, error) {
 		out := map[identity.PeerID]string{}
 		for _, m := range miners {
