@@ -213,7 +213,6 @@ func (s *store) putReplica(r *ReplicaState) error {
 	return s.db.Set(replicaKey(r.Miner, r.Shard), r.encode(), pebble.Sync)
 }
 
-
 // replicas returns every recorded replica.
 func (s *store) replicas() ([]*ReplicaState, error) {
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: replicaLo, UpperBound: replicaHi})
