@@ -40,7 +40,15 @@ type prover struct {
 	// it); call findVerifier.
 	verifier func(ctx context.Context) (wire.NodeAddr, error)
 	proven   map[shard.Digest]uint64
+	// early counts the PoReps in a row refused because the shard was not
+	// committed yet (the put's commit follows its uploads): they are
+	// retried after 0.5 s, 1 s, 2 s, ... instead of proveRetry.
+	early int
 }
+
+// earlyRetry is the first wait before proving again a replica whose shard
+// was not committed yet.
+const earlyRetry = 500 * time.Millisecond
 
 // findVerifier returns the region's verifier.
 func (pr *prover) findVerifier(ctx context.Context) (wire.NodeAddr, error) {
@@ -107,11 +115,27 @@ func (pr *prover) RunOnce(ctx context.Context) error {
 		return err
 	}
 	var errs []error
+	early := false
 	for _, root := range todo {
 		if err := pr.prove(ctx, to, root); err != nil {
+			if errors.Is(err, wire.ErrNotCommitted) {
+				early = true // not an error: the commit is on its way
+				continue
+			}
 			errs = append(errs, err)
 		}
 	}
+	pr.mu.Lock()
+	if early {
+		wait := earlyRetry << min(pr.early, 4)
+		pr.early++
+		if wait < proveRetry {
+			time.AfterFunc(wait, pr.p.sealer.notify) // a wake-up of the sealing chore, which owns the work
+		}
+	} else {
+		pr.early = 0
+	}
+	pr.mu.Unlock()
 	return errors.Join(errs...)
 }
 
@@ -200,7 +224,8 @@ const postPartProofs = 64
 
 // handlePoStChallenge answers a round for the shards the verifier names:
 // every one this miner holds sealed gets its proof; the others are left
-// out (the verifier records them as missing).
+// out (the verifier records them as missing). The parts end with the
+// miner's signature of them (wire.PoStSignature).
 func (p *Peer) handlePoStChallenge(ctx context.Context, s *transport.Stream, m wire.Message) error {
 	ch, ok := m.(*wire.PoStChallenge)
 	if !ok {
@@ -208,6 +233,7 @@ func (p *Peer) handlePoStChallenge(ctx context.Context, s *transport.Stream, m w
 	}
 	round := &proofs.Round{Epoch: ch.Epoch, Seed: ch.Seed}
 	var held []proofs.Held
+	var sent [][]byte // the parts, signed at the end
 	var files []*os.File
 	defer func() {
 		for _, f := range files {
@@ -220,7 +246,9 @@ func (p *Peer) handlePoStChallenge(ctx context.Context, s *transport.Stream, m w
 			return wire.Errorf(wire.CodeInternal, "%s: PoSt: %v", p.short, err)
 		}
 		held = held[:0]
-		return s.Send(&wire.PoStPart{Last: last, Response: resp.Append(nil)})
+		part := resp.Append(nil)
+		sent = append(sent, part)
+		return s.Send(&wire.PoStPart{Last: last, Response: part})
 	}
 	for _, c := range ch.Shards {
 		root, err := shard.DigestOf(c, shard.ShardCodec)
@@ -250,5 +278,10 @@ func (p *Peer) handlePoStChallenge(ctx context.Context, s *transport.Stream, m w
 			}
 		}
 	}
-	return send(true)
+	if err := send(true); err != nil {
+		return err
+	}
+	// The response is ours: signed over the round, the verifier asking and
+	// the parts (wire.SignPoSt), so it cannot be forged or reused.
+	return s.Send(&wire.PoStSignature{Sig: wire.SignPoSt(p.key, ch.Epoch, ch.Seed, s.Peer(), sent)})
 }
