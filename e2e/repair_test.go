@@ -134,6 +134,20 @@ func TestRepairWithinThreeEpochs(t *testing.T) {
 		t.Errorf("the verifier records %d replicas of the shard, want 3", n)
 	}
 
+	// stat shows the PoRep epoch of every replica, the new ones included.
+	st, err := c.Stat(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CheckProofs(context.Background(), st); err != nil {
+		t.Fatal(err)
+	}
+	for _, rs := range st.Shards[0].Replicas {
+		if rs.ProvenEpoch == 0 || rs.Status != "proven" {
+			t.Errorf("stat of %s: status %q, proven epoch %d", rs.Miner, rs.Status, rs.ProvenEpoch)
+		}
+	}
+
 	// Kill the third original holder: the repaired copies serve the file.
 	r.miners[r.minerIndex(holders[2].String())].stop()
 	if got, _ := get(t, c, id, user.GetOptions{}); !bytes.Equal(got, data) {

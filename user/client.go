@@ -299,6 +299,9 @@ type ReplicaStat struct {
 	// Client.CheckProofs in proofs.go).
 	Proof         string `json:"proof,omitempty"`
 	LastPassEpoch uint64 `json:"last_pass_epoch,omitempty"`
+	// ProvenEpoch is the epoch the replica passed its PoRep in (the
+	// verifier's record; 0 when not proven or not asked).
+	ProvenEpoch uint64 `json:"proven_epoch,omitempty"`
 }
 
 // Stat asks the indexer where each shard of the file lives and checks the

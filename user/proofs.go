@@ -13,8 +13,8 @@ var proofStateNames = map[uint8]string{wire.ProofProven: "proven", wire.ProofFai
 
 // CheckProofs asks the region's verifier for the proof state of every
 // replica in st and fills ReplicaStat.Proof ("proven", "failing",
-// "repairing"; "stored" for a replica the verifier has not proven yet) and
-// ReplicaStat.LastPassEpoch. On error (no verifier registered or
+// "repairing"; "stored" for a replica the verifier has not proven yet),
+// ReplicaStat.LastPassEpoch and ReplicaStat.ProvenEpoch. On error (no verifier registered or
 // answering) st is left as it was.
 func (c *Client) CheckProofs(ctx context.Context, st *FileStat) error {
 	v, err := c.disc.Find(ctx, wire.RoleVerifier)
@@ -50,6 +50,7 @@ func (c *Client) CheckProofs(ctx context.Context, st *FileStat) error {
 			if rp, ok := byMiner[r.Miner]; ok {
 				r.Proof = proofStateNames[rp.State]
 				r.LastPassEpoch = rp.LastPass
+				r.ProvenEpoch = rp.Proven
 			}
 		}
 	}

@@ -22,7 +22,7 @@ record TTL ago, a minute by default), "unknown" when the bootstrap did not
 answer. --json prints the same with "live": true or false per replica.
 Between the two, the verifier's state of the replica (stored, proven, failing,
 repairing) and the epoch of its last passed proof of spacetime; --json adds
-"proof" and "last_pass_epoch".`,
+"proof", "last_pass_epoch" and "proven_epoch" (the epoch of its PoRep).`,
 		Args:              exactArgs(1, "one CID"),
 		ValidArgsFunction: noFileCompletion,
 		RunE: func(cmd *cobra.Command, args []string) error {
