@@ -4,8 +4,9 @@
 # epochs until the indexer lists three proven replicas again (none on a killed
 # miner); then SIGKILL the third original holder and check that get returns the
 # file byte for byte. Epochs are the verifier's (5 s in the devnet): the kill's
-# epoch is the last judged round on disk (DIR/verifier/rounds), the repair's
-# the highest PoRep epoch of the new replicas (stat --json "proven_epoch").
+# epoch is the one under way at the kill (from the genesis and epoch the
+# verifier logs at its start), the repair's the highest PoRep epoch of the new
+# replicas (stat --json "proven_epoch").
 # Usage: bash bench/devnet-repair.sh [SIZE_KIB=1024]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,7 +14,7 @@ size=${1:-1024}
 bin=$here/bin
 (cd "$here" && go build -o "$bin/" ./cmd/...)
 dir=$(mktemp -d /tmp/devnet-repair.XXXXXX)
-trap '"$bin/ppstore" devnet stop --dir "$dir" >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
+trap '"$bin/ppstore" devnet stop --dir "$dir" >/dev/null 2>&1 || true; [ -n "${KEEP:-}" ] || rm -rf "$dir"' EXIT
 "$bin/ppstore" devnet start --dir "$dir" --miners 6 --bin "$bin" --metrics=false >/dev/null 2>&1
 cfg=$dir/client.toml
 pp() { "$bin/ppstore" "$@"; }
@@ -40,7 +41,15 @@ wait_proven() { # wait_proven SECONDS DEAD...
     sleep 0.2
   done
 }
-last_round() { ls "$dir/verifier/rounds" | sed -n 's/^0*\([0-9][0-9]*\)\.round$/\1/p' | sort -n | tail -1; }
+epoch_now() { # the verifier's epoch under way
+  python3 -c '
+import re, sys, time, datetime
+line = open(sys.argv[1]).readline()
+g = datetime.datetime.strptime(re.search(r"genesis=(\S+)", line).group(1), "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc).timestamp()
+m = re.search(r"epoch=(\d+(?:\.\d+)?)(ms|s|m)\b", line)
+ep = float(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60}[m.group(2)]
+print(int((time.time() - g) // ep) + 1)' "$dir/verifier/log"
+}
 miner_pid() { # miner_pid PEER
   pp devnet status --dir "$dir" --json | python3 -c '
 import json, sys
@@ -49,11 +58,14 @@ for r in json.load(sys.stdin):
 }
 
 read -r h1 h2 h3 _ <<< "$(wait_proven 120)"
-e0=$(last_round); t0=$(date +%s.%N)
-kill -9 "$(miner_pid "$h1")" "$(miner_pid "$h2")"
+p1=$(miner_pid "$h1"); p2=$(miner_pid "$h2"); p3=$(miner_pid "$h3")
+kill -9 "$p1" "$p2"
+e0=$(epoch_now); t0=$(date +%s.%N)
+r0=$(ls "$dir/verifier/rounds" | sed -n 's/^0*\([0-9][0-9]*\)\.round$/\1/p' | sort -n | tail -1)
+echo "kill: epoch under way $e0, last round judged $r0" >&2
 read -r n1 n2 n3 e1 <<< "$(wait_proven 300 "$h1" "$h2")"
 t1=$(date +%s.%N)
-kill -9 "$(miner_pid "$h3")"
+kill -9 "$p3"
 pp get --config "$cfg" -q "$cid" -o "$dir/out.bin"
 cmp "$dir/in.bin" "$dir/out.bin"
 awk -v e0="$e0" -v e1="$e1" -v t0="$t0" -v t1="$t1" -v kib="$size" 'BEGIN {
