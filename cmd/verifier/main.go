@@ -106,7 +106,7 @@ func check(args []string, stdout, stderr io.Writer) error {
 	for _, m := range rec.Miners {
 		n += len(m.Replicas)
 	}
-	fmt.Fprintf(stdout, "epoch %d: seed checked against anchor %x; %d miners, %d replicas judged again\n", rec.Epoch, rec.Anchor[:8], len(rec.Miners), n)
+	fmt.Fprintf(stdout, "epoch %d: seed checked against anchor %x; %d miners' signed responses to verifier %s, %d replicas judged again\n", rec.Epoch, rec.Anchor[:8], len(rec.Miners), rec.Verifier.Short(), n)
 	for _, m := range mm {
 		fmt.Fprintln(stdout, "MISMATCH", m)
 	}
