@@ -1,9 +1,9 @@
 // Package verifier is the region's verifier daemon: it checks each
 // miner's proof of replication after sealing, challenges every proven
 // replica at every epoch (proof of spacetime), records pass or miss per
-// replica, keeps each judged round for `verifier check`, reports replicas
-// that miss too many rounds for repair and emits a payment event for each
-// pass.
+// replica, keeps each judged round for `verifier check`, repairs replicas
+// that miss too many rounds (miner to miner, then tells the indexer) and
+// emits a payment event for each pass.
 //
 // It owns the replica records and the round schedule. It does not own the
 // proofs' construction (package proofs), the shards' placement (the
@@ -32,5 +32,14 @@
 //	    m/chain                       hash chain secret(32) ‖ length(8) ‖ genesis unix ns(8)
 //	    m/epoch                       last epoch judged (8)
 //	    r/<len(2)‖miner><shard CID>   ReplicaState (see store.go)
+//	    p/<len(2)‖shard CID><miner>   failing miner: a repair to <miner> under way (index.go)
 //	<data_dir>/rounds/<epoch>.round   RoundRecord of each of the last KeepEpochs rounds
+//
+// # The indexer
+//
+// A replica is recorded only after the region's indexer accepted it as a
+// committed holder's (wire.ReplicaProven); a repair's replica replaces the
+// failing one at the indexer (wire.ReplicaReplace), then here (index.go,
+// docs/REPAIR.md). Miners sign their responses (wire.SignPoSt); a response
+// that does not verify is judged unsigned.
 package verifier
