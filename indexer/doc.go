@@ -44,7 +44,7 @@
 //	"w/" u8 len | cid | peer               (empty): the owners listing a file
 //	"h/" shard cid                         u32 references | u32 n | u32 miner index × n | u64 proven epoch × n
 //	"x/" u32 miner index | shard cid       (empty): a replica to delete at that miner
-//	"q/" cid                               roaring64 bitmap: the file's proven replicas (bits as in "b/")
+//	"q/" cid                               roaring64 bitmap: the file's proven replicas (bits as in "b/"), empty if all
 //	"r/" u8 len | shard cid | cid          u32 position × k: where a shard sits in a file
 //
 // "h/" and "x/" serve dedup, leases and removal (lifecycle.go, leases.go;

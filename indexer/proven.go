@@ -19,7 +19,8 @@ import (
 // (ReplicaProven) and when a repair's new replica replaces a failing one
 // (ReplicaReplace). Keys added by layout 2:
 //
-//	"q/" cid                               roaring64 bitmap: the file's proven replicas (bits as in "b/")
+//	"q/" cid                               roaring64 bitmap: the file's proven replicas (bits as in "b/");
+//	                                       empty when every replica of the file is proven
 //	"r/" u8 len | shard cid | file cid     u32 position × k: where the shard sits in the file
 //
 // and the proven epoch of each holder in "h/" (shardRec). "r/" lets a
@@ -68,7 +69,32 @@ func (s *Store) readBitmap(key []byte) (*roaring64.Bitmap, error) {
 }
 
 // provenBitmap reads a file's proven bitmap (empty when none is proven).
-func (s *Store) provenBitmap(c cid.Cid) (*roaring64.Bitmap, error) { return s.readBitmap(keyProven(c)) }
+func (s *Store) provenBitmap(c cid.Cid) (*roaring64.Bitmap, error) {
+	v, err := s.get(keyProven(c))
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+		return roaring64.New(), nil
+	case err != nil:
+		return nil, err
+	case len(v) == 0: // all proven
+		return s.readBitmap(keyBitmap(c))
+	}
+	q := roaring64.New()
+	if err := q.UnmarshalBinary(v); err != nil {
+		return nil, fmt.Errorf("%w: proven bitmap of %s: %v", ErrLayout, c, err)
+	}
+	return q, nil
+}
+
+// setProven writes a file's proven bitmap q (a subset of its bitmap bm):
+// an empty value when q is all of bm, so that Locate of a file whose
+// replicas are all proven, the steady state, decodes no second bitmap.
+func setProven(b *pebble.Batch, c cid.Cid, q, bm *roaring64.Bitmap) error {
+	if q.GetCardinality() == bm.GetCardinality() && q.Equals(bm) {
+		return b.Set(keyProven(c), nil, nil)
+	}
+	return setBitmap(b, keyProven(c), q)
+}
 
 // fileRef is one file listing a shard, at the given positions.
 type fileRef struct {
@@ -205,7 +231,7 @@ func (s *Store) MarkProven(c cid.Cid, miner identity.PeerID, epoch uint64) (*wir
 				q.Add(bit)
 			}
 		}
-		if err := setBitmap(b, keyProven(f.file), q); err != nil {
+		if err := setProven(b, f.file, q, bm); err != nil {
 			return nil, err
 		}
 	}
@@ -285,7 +311,7 @@ func (s *Store) ReplaceHolder(c cid.Cid, failing, repl identity.PeerID, epoch ui
 		if err := setBitmap(b, keyBitmap(f.file), bm); err != nil {
 			return nil, err
 		}
-		if err := setBitmap(b, keyProven(f.file), q); err != nil {
+		if err := setProven(b, f.file, q, bm); err != nil {
 			return nil, err
 		}
 	}

@@ -153,6 +153,27 @@ func TestProvenAndReplaceInTheIndex(t *testing.T) {
 		t.Fatalf("a later file's statuses: %v", st)
 	}
 
+	// Every replica of f3 proven: its "q/" is the empty "all" value, and a
+	// replacement keeps it so.
+	if _, err := s.MarkProven(sc, ms[2].ID(), 7); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.get(keyProven(f3)); err != nil || len(v) != 0 {
+		t.Fatalf("q/ of an all-proven file: %x, %v", v, err)
+	}
+	if _, err := s.ReplaceHolder(sc, ms[0].ID(), ms[5].ID(), 8); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []cid.Cid{f1, f3} {
+		st := statusOf(locate(t, s, f), 0)
+		if len(st) != 3 || st[ms[5].ID()] != wire.StatusProven || st[ms[2].ID()] != wire.StatusProven || st[ms[4].ID()] != wire.StatusProven {
+			t.Fatalf("file %v after a second replacement: %v", f, st)
+		}
+	}
+	if st := statusOf(locate(t, s, f1), 1); st[ms[0].ID()] != wire.StatusStored || len(st) != 3 {
+		t.Fatalf("f1's other shard: %v", st)
+	}
+
 	// rm of every file forgets the shard: reports about it are refused.
 	for _, f := range []cid.Cid{f1, f2, f3} {
 		if _, err := s.Remove(owner, f); err != nil {

@@ -484,7 +484,7 @@ func (s *Store) write(recs []fileRecord, wo *pebble.WriteOptions) error {
 		if err != nil {
 			return err
 		}
-		if err := setBitmap(b, keyProven(c), q); err != nil {
+		if err := setProven(b, c, q, pending[key]); err != nil {
 			return err
 		}
 	}
@@ -613,12 +613,15 @@ func (s *Store) Locate(c cid.Cid) (*wire.Location, error) {
 	if _, err := bm.FromUnsafeBytes(bv); err != nil {
 		return nil, fmt.Errorf("indexer: bitmap of %s is corrupt: %w", c, err)
 	}
-	var proven *roaring64.Bitmap // nil: none proven
+	var proven *roaring64.Bitmap // nil: none proven, or all (allProven)
+	allProven := false
 	if qv, qcloser, err := s.db.Get(keyProven(c)); err == nil {
 		defer qcloser.Close()
-		proven = roaring64.New()
-		if _, err := proven.FromUnsafeBytes(qv); err != nil {
-			return nil, fmt.Errorf("indexer: proven bitmap of %s is corrupt: %w", c, err)
+		if allProven = len(qv) == 0; !allProven {
+			proven = roaring64.New()
+			if _, err := proven.FromUnsafeBytes(qv); err != nil {
+				return nil, fmt.Errorf("indexer: proven bitmap of %s is corrupt: %w", c, err)
+			}
 		}
 	} else if !errors.Is(err, pebble.ErrNotFound) {
 		return nil, fmt.Errorf("indexer: read proven bitmap of %s: %w", c, err)
@@ -642,7 +645,7 @@ func (s *Store) Locate(c cid.Cid) (*wire.Location, error) {
 		}
 		m := s.miners[mi]
 		st := wire.StatusStored
-		if proven != nil && proven.Contains(v) {
+		if allProven || proven != nil && proven.Contains(v) {
 			st = wire.StatusProven
 		}
 		reps[j] = wire.Replica{NodeAddr: wire.NodeAddr{Peer: m.peer, Addr: m.addr}, Status: st}
