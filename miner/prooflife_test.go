@@ -3,10 +3,13 @@ package miner
 import (
 	"bytes"
 	"context"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ipfs/go-cid"
 	"github.com/ppstore/ppstore/proofs"
+	"github.com/ppstore/ppstore/transport"
 	"github.com/ppstore/ppstore/wire"
 )
 
@@ -56,5 +59,49 @@ func TestPoStResponseIsSigned(t *testing.T) {
 	resp, err := proofs.ParsePoStResponse(parts[0])
 	if err != nil || len(resp.Proofs) != 1 || resp.Epoch != ch.Epoch {
 		t.Fatalf("response %+v, %v", resp, err)
+	}
+}
+
+// A PoRep refused because the shard is not committed yet (the put's commit
+// follows its uploads) is retried within a second, not after proveRetry,
+// and is no error of the proving chore.
+func TestPoRepBeforeTheCommitIsRetriedSoon(t *testing.T) {
+	m := startMiner(t, "", withSealing)
+	storeSealed(t, m, 40_000, 8<<10)
+	ctx := context.Background()
+	if err := m.sealer.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	v := newClient(t)
+	var calls atomic.Int32
+	v.Handle(wire.TypeSealCommit, func(context.Context, *transport.Stream, wire.Message) error {
+		calls.Add(1)
+		return wire.Errorf(wire.CodeNotCommitted, "no committed file holds it yet")
+	})
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { v.Serve(sctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	asVerifier(m, v.Self())
+	select { // nothing pending
+	case <-m.sealer.wake:
+	default:
+	}
+	for i, want := range []time.Duration{earlyRetry, 2 * earlyRetry} {
+		start := time.Now()
+		if err := m.prover.RunOnce(ctx); err != nil {
+			t.Fatalf("attempt %d: %v", i, err)
+		}
+		select {
+		case <-m.sealer.wake:
+		case <-time.After(proveRetry):
+			t.Fatalf("attempt %d: no early retry within %v", i, proveRetry)
+		}
+		if took := time.Since(start); took < want {
+			t.Fatalf("attempt %d: retried after %v, want the backoff's %v", i, took, want)
+		}
+	}
+	if n := calls.Load(); n != 2 {
+		t.Fatalf("%d PoReps sent, want 2", n)
 	}
 }
