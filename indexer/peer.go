@@ -114,8 +114,9 @@ type Peer struct {
 	refreshMu sync.Mutex
 	failing   bool // last miner refresh failed (log once per outage)
 
-	verifierMu sync.Mutex
-	verifiers  map[identity.PeerID]bool // the region's verifiers at the bootstrap (proven.go)
+	verifierMu    sync.Mutex
+	verifiers     map[identity.PeerID]bool // the region's verifiers at the bootstrap (proven.go)
+	verifierAsked time.Time                // last pull of the verifiers on a miss
 
 	life      daemon.Lifetime // Close waits for Run's chores before closing the store
 	closeOnce sync.Once

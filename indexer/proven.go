@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
 	"github.com/cockroachdb/pebble"
@@ -347,17 +348,26 @@ func (s *Store) ProvenEpoch(c cid.Cid, miner identity.PeerID) (uint64, error) {
 	return 0, nil
 }
 
+// verifierAsk is the least time between two extra pulls of the verifiers
+// on a miss, so that a stranger's reports do not turn into requests to the
+// bootstrap.
+const verifierAsk = time.Second
+
 // fromVerifier checks that peer is the region's verifier, as the bootstrap
-// lists it (refreshed with the miners; asked again once on a miss, so a
-// verifier that just registered is not refused).
+// lists it (refreshed with the miners; asked again on a miss, at most once
+// per verifierAsk, so a verifier that just registered is not refused).
 func (p *Peer) fromVerifier(ctx context.Context, peer identity.PeerID) error {
 	p.verifierMu.Lock()
 	ok := p.verifiers[peer]
+	ask := !ok && time.Since(p.verifierAsked) >= verifierAsk
+	if ask {
+		p.verifierAsked = time.Now()
+	}
 	p.verifierMu.Unlock()
 	if ok {
 		return nil
 	}
-	if p.client != nil {
+	if ask && p.client != nil {
 		if err := p.RefreshVerifiers(ctx); err != nil {
 			p.log.Info("cannot list the region's verifiers", "err", err)
 		}
