@@ -173,6 +173,15 @@ func TestProvenAndReplaceInTheIndex(t *testing.T) {
 	if st := statusOf(locate(t, s, f1), 1); st[ms[0].ID()] != wire.StatusStored || len(st) != 3 {
 		t.Fatalf("f1's other shard: %v", st)
 	}
+	// f3 committed again with a fourth replica: the new one is stored, the
+	// three others stay proven.
+	extra := signedReceipts(m3, owner, func(int) []*identity.Key { return ms[3:4] })
+	if _, err := s.Commit(owner, &wire.Commit{Manifest: m3.Encode(), Receipts: extra}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if st := statusOf(locate(t, s, f3), 0); len(st) != 4 || st[ms[3].ID()] != wire.StatusStored || st[ms[5].ID()] != wire.StatusProven {
+		t.Fatalf("an all-proven file committed again with a new replica: %v", st)
+	}
 
 	// rm of every file forgets the shard: reports about it are refused.
 	for _, f := range []cid.Cid{f1, f2, f3} {

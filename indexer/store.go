@@ -387,7 +387,7 @@ func (s *Store) write(recs []fileRecord, wo *pebble.WriteOptions) error {
 	for _, r := range recs {
 		key := r.cid.KeyString()
 		bm, seen := pending[key]
-		isNew := false
+		isNew, grew := false, false
 		if !seen {
 			old, err := s.get(keyBitmap(r.cid))
 			switch {
@@ -432,6 +432,7 @@ func (s *Store) write(recs []fileRecord, wo *pebble.WriteOptions) error {
 				}
 				if bm.CheckedAdd(replicaBit(si, mi)) {
 					records++
+					grew = true
 				}
 			}
 			if sr != nil {
@@ -440,6 +441,7 @@ func (s *Store) write(recs []fileRecord, wo *pebble.WriteOptions) error {
 				for h, mi := range sr.holders {
 					if bm.CheckedAdd(replicaBit(si, mi)) {
 						records++
+						grew = true
 					}
 					if sr.proven[h] > 0 {
 						q, err := provenOf(r.cid)
@@ -449,6 +451,13 @@ func (s *Store) write(recs []fileRecord, wo *pebble.WriteOptions) error {
 						q.Add(replicaBit(si, mi))
 					}
 				}
+			}
+		}
+		if grew && !isNew {
+			// A file listed as all proven ("q/" empty) lists new replicas
+			// now, not proven: its proven bitmap is written out whole.
+			if _, err := provenOf(r.cid); err != nil {
+				return err
 			}
 		}
 		b.Set(keyOwnedBy(r.cid, r.owner), nil, nil)
