@@ -91,6 +91,7 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Peer, error)
 	p.node.Handle(wire.TypeStoreShard, p.handleStoreShard)
 	p.node.Handle(wire.TypeGetPiece, p.handleGetPiece)
 	p.node.Handle(wire.TypeDropShards, p.handleDropShards)
+	p.node.Handle(wire.TypeGetWalletBinding, transport.Unary(p.handleGetWalletBinding)) // wallet.go
 	if err := p.initAccess(reg); err != nil {
 		p.Close()
 		return nil, err
