@@ -20,29 +20,15 @@ type zkStatusRow struct {
 	Health  string `json:"health"`
 }
 
-// walletBalance is `ppstore wallet balance --json` for the account whose
-// key sits in dataDir (the client's, or a miner's), using the devnet's
-// client config otherwise.
+// walletBalance is `ppstore wallet balance --json` with the devnet's client
+// config, for the wallet beside the identity in dataDir (a miner's data
+// directory) or, when empty, the client's.
 func walletBalance(t *testing.T, dir, dataDir string) (pending, proven uint64, err error) {
-	cfg := filepath.Join(dir, "client.toml")
+	args := []string{"--config", filepath.Join(dir, "client.toml")}
 	if dataDir != "" {
-		b, err := os.ReadFile(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var lines []string
-		for _, l := range strings.Split(string(b), "\n") {
-			if !strings.HasPrefix(l, "data_dir") {
-				lines = append(lines, l)
-			}
-		}
-		lines = append(lines, fmt.Sprintf("data_dir = %q", dataDir))
-		cfg = filepath.Join(dir, filepath.Base(dataDir)+"-wallet.toml") // beside sidechain.toml
-		if err := os.WriteFile(cfg, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		args = append(args, "--identity", dataDir)
 	}
-	out, stderr, err := ppstore(t, "--config", cfg, "wallet", "balance", "--json")
+	out, stderr, err := ppstore(t, append(args, "wallet", "balance", "--json")...)
 	if err != nil {
 		return 0, 0, fmt.Errorf("%v: %s", err, stderr)
 	}
