@@ -18,6 +18,7 @@
 //	't' nonce u64                                    a transfer not yet confirmed [outstanding]
 //	'a' peer                                         a miner's verified account key [32 bytes]
 //	's'                                              the last epoch settled [u64]
+//	'r'                                              the last epoch handed over [u64]
 //
 // A settlement moves a miner's owed passes to paid in the same synced write
 // that records the signed transfer paying them, then submits it; the
@@ -25,4 +26,6 @@
 // past it. After a crash the outstanding transfer is resubmitted as it was
 // signed (same nonce), so the operator applies it at most once, and a pass
 // recorded as paid is never recorded as owed again: no round is paid twice.
+// A round judged but never handed over (the verifier killed in between) is
+// read back from the verifier's round record when the next round comes.
 package zkpay

@@ -145,7 +145,13 @@ func (p *Payer) PayRound(ctx context.Context, epoch uint64, passes []verifier.Pa
 	if p.db == nil {
 		return pebble.ErrClosed
 	}
+	if err := p.catchUp(epoch); err != nil {
+		return err
+	}
 	if err := p.record(passes); err != nil {
+		return err
+	}
+	if err := p.db.Set([]byte{'r'}, binary.BigEndian.AppendUint64(nil, epoch), pebble.Sync); err != nil {
 		return err
 	}
 	if last, ok := p.lastSettled(); ok && epoch < last+uint64(p.cfg.Payment.SettleEvery) {
@@ -251,8 +257,51 @@ func (p *Payer) record(passes []verifier.PassEvent) error {
 	return b.Commit(pebble.Sync)
 }
 
-func (p *Payer) lastSettled() (uint64, bool) {
-	v, c, err := p.db.Get([]byte{'s'})
+// catchUpEpochs bounds how far back catchUp reads round records (the
+// verifier keeps keep_epochs of them, 64 by default).
+const catchUpEpochs = 64
+
+// catchUp records the passes of rounds judged after the last round the
+// payer was handed and before epoch, from the verifier's round records
+// (rounds/<epoch>.round): a verifier killed after writing a round and
+// before handing it over does not lose that round's pay.
+func (p *Payer) catchUp(epoch uint64) error {
+	last, ok := p.meta('r')
+	if !ok || last+1 >= epoch {
+		return nil
+	}
+	from := last + 1
+	if epoch > catchUpEpochs && from < epoch-catchUpEpochs {
+		from = epoch - catchUpEpochs
+	}
+	for e := from; e < epoch; e++ {
+		rec, err := verifier.ReadRound(p.cfg.DataDir, e)
+		if err != nil {
+			continue // no round that epoch (none due, or not kept)
+		}
+		var passes []verifier.PassEvent
+		for _, m := range rec.Miners {
+			for _, r := range m.Replicas {
+				if r.Verdict == verifier.VerdictPass {
+					passes = append(passes, verifier.PassEvent{Epoch: e, Miner: m.Miner, Shard: r.Shard})
+				}
+			}
+		}
+		if len(passes) > 0 {
+			p.log.Info("recording the passes of a round the payer missed", "epoch", e, "passes", len(passes))
+		}
+		if err := p.record(passes); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *Payer) lastSettled() (uint64, bool) { return p.meta('s') }
+
+// meta reads a u64 kept under a one-byte key.
+func (p *Payer) meta(key byte) (uint64, bool) {
+	v, c, err := p.db.Get([]byte{key})
 	if err != nil {
 		return 0, false
 	}

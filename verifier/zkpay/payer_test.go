@@ -454,3 +454,46 @@ func TestCrashAroundSubmitPaysOnce(t *testing.T) {
 		t.Fatalf("the verifier's nonce is %d, want 2", nonce)
 	}
 }
+
+// A round judged and written but never handed to the payer (the verifier
+// killed in between) is read back from its round record when the next
+// round comes, and paid once.
+func TestMissedRoundIsReadFromItsRecord(t *testing.T) {
+	h := newHarness(t)
+	a := h.add(honest)
+	p := h.payer()
+	h.fund(p.Address(), 1000)
+	if err := p.PayRound(h.ctx(), 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Epoch 2 was judged (a passed two replicas, missed one) but not handed over.
+	rec := &verifier.RoundRecord{Epoch: 2, Miners: []verifier.MinerRound{{Miner: a.id.ID(), Answered: true, Replicas: []verifier.RoundReplica{
+		{Shard: shardCID(t, 1), Verdict: verifier.VerdictPass}, {Shard: shardCID(t, 2), Verdict: verifier.VerdictPass},
+		{Shard: shardCID(t, 3), Verdict: verifier.VerdictInvalid}}}}}
+	rounds := filepath.Join(h.dir, "verifier", "rounds")
+	if err := os.MkdirAll(rounds, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(rounds, "000000000002.round"), rec.Append(nil), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if back, err := verifier.ReadRound(filepath.Join(h.dir, "verifier"), 2); err != nil || len(back.Miners) != 1 {
+		t.Fatalf("the test's round record does not read back: %v", err)
+	}
+	p.Close()
+	p = h.payer()
+	if err := p.PayRound(h.ctx(), 3, passes(t, 3, a, 1)); err != nil {
+		t.Fatal(err)
+	}
+	// Handed over late after all: nothing more.
+	if err := p.PayRound(h.ctx(), 2, passes(t, 2, a, 1, 2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Settle(h.ctx()); err != nil {
+		t.Fatal(err)
+	}
+	h.op.prove(t)
+	if got := h.proven(a.key); got != 30 {
+		t.Fatalf("a holds %d, want 30 (two passes of the unhanded round, one of the next)", got)
+	}
+}
