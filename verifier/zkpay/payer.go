@@ -98,7 +98,7 @@ func New(cfg Config, id *identity.Key, node *transport.Node, disc *discover.Clie
 	if err != nil {
 		return nil, fmt.Errorf("zkpay: metrics: %w", err)
 	}
-	db, err := pebble.Open(filepath.Join(cfg.DataDir, "payments"), &pebble.Options{})
+	db, err := pebble.Open(filepath.Join(cfg.DataDir, "payments"), &pebble.Options{Logger: pebbleLogger{log}})
 	if err != nil {
 		return nil, fmt.Errorf("zkpay: open the payment ledger: %w", err)
 	}
