@@ -1,6 +1,6 @@
 package wire
 
-// Micropayment messages (types 88-89) and error codes (26-27). The verifier
+// Micropayment messages (types 88-89) and error code 26. The verifier
 // pays each miner for its passed proofs of spacetime into the miner's
 // zkStore account; it learns that account by asking the miner for its
 // wallet binding (package wallet: the miner's peer ID and its account key,
@@ -21,26 +21,17 @@ const (
 // about 400 bytes).
 const MaxWalletBinding = 1024
 
-// Payment error codes.
-const (
-	// CodeNoWallet: the node has no wallet key bound to its identity, so it
-	// cannot be paid (a miner's operator creates one with `ppstore wallet
-	// address` on the miner's data directory).
-	CodeNoWallet Code = 26
-	// CodePaymentRefused: a payment cannot be made as asked (the payer's
-	// account lacks the funds, or the payee's account does not take it).
-	CodePaymentRefused Code = 27
-)
+// CodeNoWallet: the node has no wallet key bound to its identity, so it
+// cannot be paid (a miner's operator creates one with `ppstore --identity
+// MINER_DATA_DIR wallet address`).
+const CodeNoWallet Code = 26
 
-// Payment sentinels: errors.Is matches a remote error with the same code.
-var (
-	ErrNoWallet       = &Error{Code: CodeNoWallet}
-	ErrPaymentRefused = &Error{Code: CodePaymentRefused}
-)
+// ErrNoWallet is CodeNoWallet's sentinel: errors.Is matches a remote error
+// with the same code.
+var ErrNoWallet = &Error{Code: CodeNoWallet}
 
 func init() {
 	codeNames[CodeNoWallet] = "no wallet"
-	codeNames[CodePaymentRefused] = "payment refused"
 	typeNames[TypeGetWalletBinding] = "GetWalletBinding"
 	typeNames[TypeWalletBinding] = "WalletBinding"
 }

@@ -457,11 +457,11 @@ func (p *Payer) settle(ctx context.Context, epoch uint64) error {
 			p.metrics.payments.WithLabelValues(resultOperator).Inc()
 			return fmt.Errorf("zkpay: prepare the payment to miner %s: %w", miner.Short(), err)
 		}
-		o := &outstanding{Miner: miner.String(), Amount: amount, Passes: passes, Msg: msg.Append(nil), nonce: msg.Nonce, msg: *msg}
-		if err := p.commitTransfer(o); err != nil {
+		tr := &outstanding{Miner: miner.String(), Amount: amount, Passes: passes, Msg: msg.Append(nil), nonce: msg.Nonce, msg: *msg}
+		if err := p.commitTransfer(tr); err != nil {
 			return err
 		}
-		if me, err = p.submit(ctx, me, o); err != nil {
+		if me, err = p.submit(ctx, me, tr); err != nil {
 			return err
 		}
 	}
