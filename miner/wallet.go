@@ -15,8 +15,8 @@ import (
 // walletBindingFile is the wallet binding beside the miner's identity key
 // (package wallet's BindingFile, named here so the miner does not build
 // the rollup's proof system). A miner's operator creates it with
-// `ppstore --config C wallet address`, C naming the miner's data_dir; the
-// devnet creates it for its miners.
+// `ppstore --identity MINER_DATA_DIR wallet address`; the devnet creates it
+// for its miners.
 const walletBindingFile = "wallet.binding"
 
 // handleGetWalletBinding answers with the miner's wallet binding, the
@@ -26,7 +26,7 @@ func (p *Peer) handleGetWalletBinding(_ context.Context, _ identity.PeerID, _ *w
 	b, err := os.ReadFile(filepath.Join(p.cfg.DataDir, walletBindingFile))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, wire.Errorf(wire.CodeNoWallet, "miner %s has no wallet key bound to its identity (its operator runs `ppstore wallet address` on the miner's data_dir)", p.short)
+		return nil, wire.Errorf(wire.CodeNoWallet, "miner %s has no wallet key bound to its identity (its operator runs `ppstore --identity DATA_DIR wallet address`)", p.short)
 	case err != nil:
 		return nil, fmt.Errorf("miner: read the wallet binding: %w", err)
 	case len(b) > wire.MaxWalletBinding:
