@@ -207,12 +207,13 @@ type DB struct {
 }
 
 // Open opens (creating if needed) the pebble database in dir with the
-// package's disk-full rules. Its errors name dir.
+// package's disk-full rules. Its errors name dir; callers prefix their own
+// name.
 func Open(dir string, o Options) (*DB, error) {
 	o.ensureDefaults()
 	db := &DB{dir: dir, opts: o, fs: o.FS, log: o.Logger, failed: make(chan struct{})}
 	if err := o.FS.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("%s: create database folder %s: %w", o.Name, dir, err)
+		return nil, fmt.Errorf("create database folder %s: %w", dir, err)
 	}
 	db.prepareBallast()
 	po := &pebble.Options{}
@@ -225,9 +226,9 @@ func Open(dir string, o Options) (*DB, error) {
 	pdb, err := pebble.Open(dir, po)
 	if err != nil {
 		if isDiskFull(err) {
-			return nil, fmt.Errorf("%s: open database in %s: disk full (%w); free space on that disk and start again", o.Name, dir, err)
+			return nil, fmt.Errorf("open database in %s: disk full (%w); free space on that disk and start again", dir, err)
 		}
-		return nil, fmt.Errorf("%s: open database in %s: %w", o.Name, dir, err)
+		return nil, fmt.Errorf("open database in %s: %w", dir, err)
 	}
 	db.DB = pdb
 	return db, nil
