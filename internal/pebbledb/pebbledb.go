@@ -38,7 +38,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"reflect"
 	"runtime"
@@ -196,7 +198,7 @@ type DB struct {
 	failOnce sync.Once
 	failed   chan struct{}
 	failErr  atomic.Pointer[FailedError]
-	parked   atomic.Bool // a goroutine outside a guarded write met the failure
+	stuck    atomic.Bool // pebble holds a lock for good (a parked goroutine, a panic under its mutex): it cannot close
 
 	ballastMu      sync.Mutex
 	ballastGone    atomic.Bool
@@ -275,11 +277,12 @@ func (db *DB) Watch(ctx context.Context) error {
 }
 
 // Close closes the database. After a failure it returns the *FailedError;
-// if the failure parked one of pebble's own goroutines (a flush or
-// compaction), pebble cannot close and is left to the process's exit.
+// if the failure left pebble holding a lock (it parked one of pebble's own
+// goroutines, or pebble panicked under its mutex), pebble cannot close and
+// is left to the process's exit.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
-		if db.parked.Load() {
+		if db.stuck.Load() {
 			db.closeErr = db.Err()
 			return
 		}
@@ -386,8 +389,10 @@ func onlyDeletes(b *pebble.Batch) bool {
 type fatalPanic struct{ err *FailedError }
 
 // guard runs a write, turning the failure pebble reports through
-// Logger.Fatalf into its returned error. Its name is what Fatalf looks for on
-// the stack: do not rename it without guardName.
+// Logger.Fatalf into its returned error, and so the I/O errors pebble panics
+// with (a new log file it cannot create when it rotates its log, which it
+// does holding its mutex). Other panics, programming errors, go on. Its name
+// is what Fatalf looks for on the stack: do not rename it without guardName.
 //
 //go:noinline
 func (db *DB) guard(write func() error) (err error) {
@@ -395,15 +400,31 @@ func (db *DB) guard(write func() error) (err error) {
 		return e
 	}
 	defer func() {
-		if r := recover(); r != nil {
-			fp, ok := r.(fatalPanic)
-			if !ok {
-				panic(r)
-			}
-			err = fp.err
+		r := recover()
+		if r == nil {
+			return
 		}
+		if fp, ok := r.(fatalPanic); ok {
+			err = fp.err
+			return
+		}
+		if e, ok := r.(error); ok && isIOError(e) {
+			db.stuck.Store(true)
+			err = db.fail(&pebbleError{msg: "pebble: " + e.Error(), err: e})
+			return
+		}
+		panic(r)
 	}()
 	return write()
+}
+
+// isIOError reports whether err comes from the file system (a path or link
+// error, or a bare errno), as opposed to a programming error.
+func isIOError(err error) bool {
+	var pe *fs.PathError
+	var le *os.LinkError
+	var errno syscall.Errno
+	return errors.As(err, &pe) || errors.As(err, &le) || errors.As(err, &errno)
 }
 
 // guardName is the function name of DB.guard as the runtime reports it.
@@ -475,7 +496,7 @@ func (l logger) Fatalf(format string, args ...any) {
 	if inGuard() {
 		panic(fatalPanic{e})
 	}
-	l.db.parked.Store(true)
+	l.db.stuck.Store(true)
 	l.db.log.Error("pebble goroutine parked after a failure it cannot recover from; the daemon stops", "dir", l.db.dir)
 	select {}
 }

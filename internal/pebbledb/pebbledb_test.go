@@ -273,3 +273,31 @@ func TestWatchEndsWithItsContext(t *testing.T) {
 		t.Fatalf("Watch after cancel: %v, returned %v", err, ok)
 	}
 }
+
+// When its memtable is full pebble starts a new log file, holding its
+// mutex, and panics if it cannot create it. A full disk there returns the
+// failure to the write, as at a log write; Close does not wait on the mutex
+// pebble still holds.
+func TestFullDiskAtANewLogFile(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "db")
+	ffs := faultfs.Wrap(vfs.Default, dir)
+	db := open(t, dir, ffs, func(o *Options) { o.Pebble = &pebble.Options{MemTableSize: 1 << 20} })
+	ffs.Fail(faultfs.Create)
+	val := make([]byte, 64<<10)
+	var err error
+	for i := 0; i < 1000 && err == nil; i++ {
+		err = db.Set([]byte(fmt.Sprint("k", i)), val, pebble.NoSync)
+	}
+	ffs.Fail()
+	if ffs.Injected(faultfs.Create) == 0 {
+		t.Fatal("no file creation failed: the test exercised nothing")
+	}
+	if !errors.Is(err, ErrDiskFull) || !errors.Is(err, ErrFailed) || !strings.Contains(err.Error(), dir) {
+		t.Fatalf("write when the new log file cannot be created: err = %v, want the disk-full failure", err)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- db.Close() }()
+	if err, ok := testutil.Within(closed, testutil.Wait); !ok || !errors.Is(err, ErrFailed) {
+		t.Fatalf("Close = %v (returned %v), want the failure at once", err, ok)
+	}
+}
