@@ -143,6 +143,7 @@ func TestDiskFullAtTheRecord(t *testing.T) {
 			})
 
 			m2 := startMiner(t, dir, nil)
+			cli := newClient(t) // a pooled connection to the stopped miner would wait for its idle timeout
 			nothingOf(t, m2, sh)
 			checkServes(t, cli, m2, had)
 			res, err := put(ctx, cli, m2.Addr(), sh, nil, defaultPut(testPieceSize))
