@@ -146,11 +146,11 @@ func (p *Peer) Run(ctx context.Context) error {
 	defer end()
 
 	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return p.store.db.Watch(gctx) }) // a database that stopped stops the miner
 	g.Go(func() error { return p.node.Serve(gctx) })
 	g.Go(func() error { return p.register(gctx) })
 	g.Go(func() error { return p.runLeases(gctx) })
 	g.Go(func() error { return p.access.run(gctx) })
-	g.Go(func() error { return p.store.db.Watch(gctx) }) // a database that stopped stops the miner
 	if !p.cfg.sealOff {
 		g.Go(func() error { return p.sealer.Run(gctx) })
 	}
