@@ -195,6 +195,8 @@ type DB struct {
 	fs   vfs.FS // the file system without the disk-full hook
 	log  *slog.Logger
 
+	metrics *metrics
+
 	failOnce sync.Once
 	failed   chan struct{}
 	failErr  atomic.Pointer[FailedError]
@@ -213,7 +215,7 @@ type DB struct {
 // name.
 func Open(dir string, o Options) (*DB, error) {
 	o.ensureDefaults()
-	db := &DB{dir: dir, opts: o, fs: o.FS, log: o.Logger, failed: make(chan struct{})}
+	db := &DB{dir: dir, opts: o, fs: o.FS, log: o.Logger, failed: make(chan struct{}), metrics: newMetrics(o.Name)}
 	if err := o.FS.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create database folder %s: %w", dir, err)
 	}
@@ -359,6 +361,7 @@ func (db *DB) room(b *pebble.Batch) error {
 	if avail >= db.opts.Reserve || (b != nil && onlyDeletes(b)) {
 		return nil
 	}
+	db.metrics.refused.Inc()
 	return &NoRoomError{Name: db.opts.Name, Dir: db.dir, Avail: avail, Reserve: db.opts.Reserve, BallastReleased: db.ballastGone.Load()}
 }
 

@@ -16,7 +16,43 @@ import (
 	"github.com/ppstore/ppstore/internal/faultfs"
 	"github.com/ppstore/ppstore/internal/testutil"
 	"github.com/ppstore/ppstore/wire"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
+
+// gauges registers db's collectors and returns a reader of one metric by
+// name.
+func gauges(t *testing.T, db *DB) func(name string) float64 {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	byName := map[string]prometheus.Collector{}
+	for _, c := range db.Collectors() {
+		if err := reg.Register(c); err != nil {
+			t.Fatal(err)
+		}
+		ch := make(chan *prometheus.Desc, 1)
+		c.Describe(ch)
+		d := (<-ch).String()
+		i := strings.Index(d, `fqName: "`) + len(`fqName: "`)
+		byName[d[i:i+strings.Index(d[i:], `"`)]] = c
+	}
+	return func(name string) float64 {
+		c, ok := byName[name]
+		if !ok {
+			t.Fatalf("no metric %s", name)
+		}
+		ch := make(chan prometheus.Metric, 1)
+		c.Collect(ch)
+		var m dto.Metric
+		if err := (<-ch).Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		if m.Counter != nil {
+			return m.Counter.GetValue()
+		}
+		return m.Gauge.GetValue()
+	}
+}
 
 func open(t *testing.T, dir string, fs vfs.FS, mod func(*Options)) *DB {
 	t.Helper()
@@ -86,6 +122,9 @@ func TestFailedLogWriteStopsTheDatabase(t *testing.T) {
 			default:
 				t.Fatal("Failed not closed after the failure")
 			}
+			if gauges(t, db)("ppstore_db_failed") != 1 {
+				t.Fatal("ppstore_db_failed not 1 after the failure")
+			}
 			if err := db.Set([]byte("later"), []byte("3"), pebble.Sync); !errors.Is(err, ErrFailed) {
 				t.Fatalf("write after the failure: err = %v, want the failure", err)
 			}
@@ -134,9 +173,13 @@ func TestBallastAbsorbsAFullDisk(t *testing.T) {
 		t.Fatalf("ballast after open: %v, %v", fi, err)
 	}
 
+	metric := gauges(t, db)
 	ffs.FailNext(1, faultfs.Write)
 	if err := db.Set([]byte("k"), []byte("v"), pebble.Sync); err != nil {
 		t.Fatalf("write retried after the ballast went: %v", err)
+	}
+	if metric("ppstore_db_ballast_released") != 1 {
+		t.Fatal("ballast_released not 1 after the ballast went")
 	}
 	if ffs.Injected(faultfs.Write) != 1 {
 		t.Fatalf("%d writes failed, want 1", ffs.Injected(faultfs.Write))
@@ -153,6 +196,9 @@ func TestBallastAbsorbsAFullDisk(t *testing.T) {
 	}
 	if fi, err := os.Stat(ballast); err != nil || fi.Size() != DefaultBallast {
 		t.Fatalf("ballast not made again: %v, %v", fi, err)
+	}
+	if metric("ppstore_db_ballast_released") != 0 || metric("ppstore_db_failed") != 0 {
+		t.Fatal("ballast_released or failed not 0 with the ballast back")
 	}
 	if v, ok := mustGet(t, db, "k"); !ok || v != "v" {
 		t.Fatalf("key written while the disk was full: %q, %v", v, ok)
@@ -176,6 +222,7 @@ func TestReserveRefusesGrowthButNotDeletions(t *testing.T) {
 		t.Fatalf("Headroom = %d, want twice the reserve", db.Headroom())
 	}
 
+	metric := gauges(t, db)
 	ffs.SetAvail(1<<20 - 1)
 	err := db.Set([]byte("new"), []byte("v"), pebble.Sync)
 	var nr *NoRoomError
@@ -194,6 +241,12 @@ func TestReserveRefusesGrowthButNotDeletions(t *testing.T) {
 	b.Close()
 	if _, ok := mustGet(t, db, "new"); ok {
 		t.Fatal("a refused write was stored")
+	}
+	if n := metric("ppstore_db_writes_refused_total"); n != 2 {
+		t.Fatalf("writes_refused_total = %v, want 2", n)
+	}
+	if n := metric("ppstore_db_available_bytes"); n != 1<<20-1 {
+		t.Fatalf("available_bytes = %v, want what the disk reports", n)
 	}
 	if _, ok := mustGet(t, db, "a"); !ok {
 		t.Fatal("a refused batch was stored in part")
