@@ -20,8 +20,9 @@
 //     time any pebble write meets ENOSPC; pebble then retries that write once,
 //     so a disk filled by someone else costs no commit. The ballast is made
 //     again once the disk has Reserve+Ballast bytes free.
-//  3. Stop: if pebble still fails (the retry failed, or the disk lied about
-//     its space), the failure is recorded once as a *FailedError naming the
+//  3. Stop: if pebble still fails (the retry failed, a log sync failed, the
+//     disk lied about its space, or pebble panicked with an I/O error when it
+//     could not start a new log file), the failure is recorded once as a *FailedError naming the
 //     folder and what to do, the write that met it returns that error (never
 //     a panic out of pebble), every later write returns it too, Failed is
 //     closed, and the daemon's Run returns it (see Watch). What was committed
@@ -127,7 +128,7 @@ func (o *Options) ensureDefaults() {
 var ErrDiskFull = errors.New("disk full")
 
 // ErrFailed matches every *FailedError: the database stopped taking writes.
-var ErrFailed = errors.New("database stopped after a failed write")
+var ErrFailed = errors.New("database stopped taking writes")
 
 // NoRoomError is a write refused before it reached pebble because the disk
 // holding the database had less than the reserve available. Nothing of the
@@ -149,8 +150,10 @@ func (e *NoRoomError) Error() string {
 // Unwrap makes the error match ErrDiskFull and wire.ErrNoSpace.
 func (e *NoRoomError) Unwrap() []error { return []error{ErrDiskFull, wire.ErrNoSpace} }
 
-// FailedError is pebble's failure to write or sync its log or MANIFEST: the
-// database takes no more writes until the daemon is restarted. The write
+// FailedError is pebble's failure to write or sync its log or MANIFEST (or
+// another error it reports as fatal, such as a broken invariant met by an
+// iterator): the database takes no more writes until the daemon is
+// restarted. The write
 // that met it may or may not be on disk (a restart finds it whole or not at
 // all); nothing acknowledged before it is lost. It matches ErrFailed, its
 // cause, and, when the cause is a full disk (ENOSPC, EDQUOT), ErrDiskFull
@@ -166,7 +169,7 @@ func (e *FailedError) Error() string {
 		return fmt.Sprintf("%s database in %s stopped: disk full (%v); free space on that disk and start the %s again (nothing acknowledged is lost)",
 			e.Name, e.Dir, e.Cause, e.Name)
 	}
-	return fmt.Sprintf("%s database in %s stopped after a write error (%v); check that disk, then start the %s again (nothing acknowledged is lost)",
+	return fmt.Sprintf("%s database in %s stopped after an error pebble cannot go on from (%v); check that disk, then start the %s again (nothing acknowledged is lost)",
 		e.Name, e.Dir, e.Cause, e.Name)
 }
 
