@@ -202,6 +202,7 @@ func (p *Peer) Run(ctx context.Context) error {
 		return nil
 	})
 	g.Go(func() error { return p.batcher.Run(gctx) })
+	g.Go(func() error { return p.store.db.Watch(gctx) }) // a database that stopped stops the zkstore
 	if p.registrar != nil {
 		g.Go(func() error { return p.registrar.Run(gctx) })
 	}
