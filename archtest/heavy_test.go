@@ -14,6 +14,7 @@ import (
 var heavyAllowed = map[string]bool{
 	"rollup": true, "zkstore": true, "wallet": true, "sidechain": true, "devnet": true,
 	"cmd/ppstore": true, "cmd/zkstore": true, "cmd/sidechain": true, "e2e": true,
+	"verifier/zkpay": true, "cmd/verifier": true, // the verifier's zkStore payments (its core stays light)
 }
 
 func TestHeavyDependenciesStayPut(t *testing.T) {

@@ -15,7 +15,7 @@ bin=$here/bin
 (cd "$here" && go build -o "$bin/" ./cmd/...)
 dir=$(mktemp -d /tmp/putkill.XXXXXX)
 trap '"$bin/ppstore" devnet stop --dir "$dir" >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
-"$bin/ppstore" devnet start --dir "$dir" --miners 6 --bin "$bin" --capacity 40GiB --metrics=false >/dev/null 2>&1
+"$bin/ppstore" devnet start --dir "$dir" --miners 6 --bin "$bin" --capacity 40GiB --metrics=false --no-zkstore >/dev/null 2>&1
 cfg=$dir/client.toml
 pp() { "$bin/ppstore" "$@"; }
 

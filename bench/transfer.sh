@@ -50,7 +50,7 @@ if [ -n "$UPLINK" ]; then
   host=10.77.0.1
 fi
 
-"$bin/ppstore" devnet start --dir "$region" --miners "$MINERS" --capacity 16GiB --metrics=false --host "$host" >/dev/null 2>&1
+"$bin/ppstore" devnet start --dir "$region" --miners "$MINERS" --capacity 16GiB --metrics=false --no-zkstore --host "$host" >/dev/null 2>&1
 head -c $((SIZE_MIB << 20)) /dev/urandom > "$work/file.bin"
 chmod 644 "$work/file.bin"
 

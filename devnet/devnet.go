@@ -54,7 +54,10 @@ type Options struct {
 	Metrics  bool            // give every daemon a metrics address
 	Host     string          // address the daemons listen on; default 127.0.0.1
 	Log      func(format string, args ...any)
-	ZkStore  bool // also run a one-validator sidechain and the zkstore operator, and fund the client (zk.go)
+	// NoZkStore leaves out the one-validator sidechain and the zkstore
+	// operator that a region otherwise runs, funding the client and paying
+	// miners (zk.go); for tests that need no payments.
+	NoZkStore bool
 }
 
 // Proc is one daemon of the region.
@@ -83,6 +86,8 @@ type Status struct {
 	Running bool   `json:"running"`
 	Metrics string `json:"metrics,omitempty"`
 	Log     string `json:"log"`
+	Account string `json:"account,omitempty"` // the process's zkStore account key, if it has one (zk.go)
+	Health  string `json:"health,omitempty"`  // the sidechain's and zkstore's own answer (zk.go)
 }
 
 func (o *Options) defaults() {
@@ -151,7 +156,7 @@ func Start(ctx context.Context, o Options) (*State, error) {
 	if err := waitRegion(ctx, dir, st); err != nil {
 		return nil, err
 	}
-	if err := fundClient(ctx, dir, st, o.Log); err != nil {
+	if err := fundWallets(ctx, dir, st, o.Log); err != nil {
 		return nil, err
 	}
 	return st, nil
@@ -255,7 +260,7 @@ func create(o Options) (*State, error) {
 	if err := write("indexer", "indexer", "refresh_interval = \"1s\"\n"); err != nil {
 		return nil, err
 	}
-	if err := write("verifier", "verifier", devnetVerifier+devnetProofs); err != nil {
+	if err := write("verifier", "verifier", devnetVerifier+devnetProofs+verifierPayment(o)); err != nil {
 		return nil, err
 	}
 	for i := 1; i <= o.Miners; i++ {
@@ -263,7 +268,7 @@ func create(o Options) (*State, error) {
 			return nil, err
 		}
 	}
-	if o.ZkStore {
+	if !o.NoZkStore {
 		if err := createZk(o, st, bootAddr, addProc, common); err != nil {
 			return nil, err
 		}
@@ -496,6 +501,7 @@ func StatusOf(dir string) ([]Status, error) {
 		}
 		out = append(out, s)
 	}
+	zkStatus(dir, st, out) // zk.go
 	return out, nil
 }
 

@@ -13,7 +13,7 @@ import (
 // --identity on a devnet as a user would.
 func TestCommandLineSharing(t *testing.T) {
 	dir := t.TempDir()
-	if _, stderr, err := ppstore(t, "devnet", "start", "--dir", dir, "--miners", "4", "--bin", binDir, "--capacity", "1GiB"); err != nil {
+	if _, stderr, err := ppstore(t, "devnet", "start", "--dir", dir, "--miners", "4", "--bin", binDir, "--capacity", "1GiB", "--no-zkstore"); err != nil {
 		t.Fatalf("devnet start: %v\n%s", err, stderr)
 	}
 	t.Cleanup(func() { ppstore(t, "devnet", "stop", "--dir", dir) })

@@ -65,7 +65,7 @@ func devnetStatus(t *testing.T, dir string) []statusRow {
 
 func TestDevnetAndCommandLine(t *testing.T) {
 	dir := t.TempDir()
-	if _, stderr, err := ppstore(t, "devnet", "start", "--dir", dir, "--miners", "3", "--bin", binDir, "--capacity", "1GiB"); err != nil {
+	if _, stderr, err := ppstore(t, "devnet", "start", "--dir", dir, "--miners", "3", "--bin", binDir, "--capacity", "1GiB", "--no-zkstore"); err != nil {
 		t.Fatalf("devnet start: %v\n%s", err, stderr)
 	}
 	t.Cleanup(func() { ppstore(t, "devnet", "stop", "--dir", dir) })

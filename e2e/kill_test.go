@@ -18,7 +18,7 @@ import (
 func startDevnet(t *testing.T, miners string, clientTOML string) (string, string) {
 	t.Helper()
 	dir := t.TempDir()
-	if _, stderr, err := ppstore(t, "devnet", "start", "--dir", dir, "--miners", miners, "--bin", binDir, "--capacity", "1GiB", "--metrics=false"); err != nil {
+	if _, stderr, err := ppstore(t, "devnet", "start", "--dir", dir, "--miners", miners, "--bin", binDir, "--capacity", "1GiB", "--metrics=false", "--no-zkstore"); err != nil {
 		t.Fatalf("devnet start: %v\n%s", err, stderr)
 	}
 	t.Cleanup(func() { ppstore(t, "devnet", "stop", "--dir", dir) })

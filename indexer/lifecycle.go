@@ -257,7 +257,7 @@ func (s *Store) Remove(owner identity.PeerID, c cid.Cid) (*wire.Removed, error) 
 	st := binary.BigEndian.AppendUint64(nil, files)
 	st = binary.BigEndian.AppendUint64(st, shards)
 	b.Set(keyStats, binary.BigEndian.AppendUint64(st, records), nil)
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := s.db.Commit(b, pebble.Sync); err != nil {
 		return nil, fmt.Errorf("indexer: write removal of %s: %w", c, err)
 	}
 	s.files.Store(files)
@@ -321,7 +321,7 @@ func (s *Store) DoneDrops(miner identity.PeerID, shards []cid.Cid) error {
 	for _, c := range shards {
 		b.Delete(keyDrop(mi, c), nil)
 	}
-	return b.Commit(pebble.Sync)
+	return s.db.Commit(b, pebble.Sync)
 }
 
 // Committed reports whether miner holds a committed replica of shard c.

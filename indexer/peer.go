@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cockroachdb/pebble/vfs"
 	"github.com/ppstore/ppstore/daemon"
 	"github.com/ppstore/ppstore/discover"
 	"github.com/ppstore/ppstore/identity"
@@ -44,6 +45,8 @@ type Config struct {
 	RecordTTL       time.Duration `toml:"record_ttl"`       // lifetime of the indexer's own record; default 1m
 	UploadLease     time.Duration `toml:"upload_lease"`     // life of a put's reservations after its last request; default 1m (docs/LEASES.md)
 	DropInterval    time.Duration `toml:"drop_interval"`    // how often replicas of removed files are retried at their miners; default 30s
+
+	fs vfs.FS // the index's file system; nil: the operating system's (tests fail it with internal/faultfs)
 }
 
 // EnsureDefaults fills zero fields with their defaults.
@@ -147,7 +150,7 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (_ *Peer, err 
 	if p.key, err = identity.LoadOrCreate(filepath.Join(cfg.DataDir, identity.KeyFile)); err != nil {
 		return nil, err
 	}
-	if p.store, err = OpenStore(filepath.Join(cfg.DataDir, "db"), StoreOptions{Logger: log.With("component", "pebble")}); err != nil {
+	if p.store, err = OpenStore(filepath.Join(cfg.DataDir, "db"), StoreOptions{Logger: log.With("component", "pebble"), FS: cfg.fs}); err != nil {
 		return nil, err
 	}
 	if p.metrics, err = newMetrics(reg, p.store, p.placer); err != nil {
@@ -225,6 +228,7 @@ func (p *Peer) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return p.node.Serve(gctx) })
 	g.Go(func() error { return p.runDrops(gctx, p.cfg.DropInterval) })
+	g.Go(func() error { return p.store.db.Watch(gctx) }) // a database that stopped stops the indexer
 	if p.registrar != nil {
 		g.Go(func() error { return p.registrar.Run(gctx) })
 		g.Go(func() error { return p.runRefresh(gctx) })

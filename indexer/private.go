@@ -94,7 +94,7 @@ func (s *Store) Revoke(b []byte) (uint64, error) {
 	if err := bt.Set(by, binary.BigEndian.AppendUint64(nil, seq), nil); err != nil {
 		return 0, err
 	}
-	if err := bt.Commit(pebble.Sync); err != nil {
+	if err := s.db.Commit(bt, pebble.Sync); err != nil {
 		return 0, fmt.Errorf("indexer: record revocation: %w", err)
 	}
 	return seq, nil

@@ -163,7 +163,7 @@ func (s *Store) migrate() error {
 		return err
 	}
 	b.Set(keyVersion, binary.BigEndian.AppendUint32(nil, layoutVersion), nil)
-	return b.Commit(pebble.Sync)
+	return s.db.Commit(b, pebble.Sync)
 }
 
 // committedShard reads the record of a shard some committed file holds;
@@ -237,7 +237,7 @@ func (s *Store) MarkProven(c cid.Cid, miner identity.PeerID, epoch uint64) (*wir
 		}
 	}
 	b.Set(keyShard(c), sr.encode(), nil)
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := s.db.Commit(b, pebble.Sync); err != nil {
 		return nil, fmt.Errorf("indexer: record the proof of %v: %w", c, err)
 	}
 	return &wire.IndexUpdated{Replicas: uint32(len(sr.holders)), Proven: uint32(sr.provenCount())}, nil
@@ -324,7 +324,7 @@ func (s *Store) ReplaceHolder(c cid.Cid, failing, repl identity.PeerID, epoch ui
 		st = binary.BigEndian.AppendUint64(st, s.shards.Load())
 		b.Set(keyStats, binary.BigEndian.AppendUint64(st, records), nil)
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := s.db.Commit(b, pebble.Sync); err != nil {
 		return nil, fmt.Errorf("indexer: replace a holder of %v: %w", c, err)
 	}
 	s.records.Store(records)

@@ -78,7 +78,7 @@ func BenchmarkLocateProofStatus(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	if err := wb.Commit(pebble.Sync); err != nil {
+	if err := s.db.Commit(wb, pebble.Sync); err != nil {
 		b.Fatal(err)
 	}
 	if err := s.db.Flush(); err != nil {

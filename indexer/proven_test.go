@@ -222,7 +222,7 @@ func TestLayoutOneIsMigrated(t *testing.T) {
 		b.Set(keyShard(m.ShardCID(i)), v, nil)
 	}
 	b.Set(keyVersion, binary.BigEndian.AppendUint32(nil, 1), nil)
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := s.db.Commit(b, pebble.Sync); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()

@@ -14,8 +14,10 @@ import (
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
 	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/vfs"
 	"github.com/ipfs/go-cid"
 	"github.com/ppstore/ppstore/identity"
+	"github.com/ppstore/ppstore/internal/pebbledb"
 	"github.com/ppstore/ppstore/shard"
 	"github.com/ppstore/ppstore/wire"
 )
@@ -99,12 +101,13 @@ type minerInfo struct {
 type StoreOptions struct {
 	CacheSize int64        // pebble block cache; default 64 MiB
 	Logger    *slog.Logger // pebble's own messages, at debug level; default discard
+	FS        vfs.FS       // the file system of the index; nil: the operating system's (tests fail it with internal/faultfs)
 }
 
 // Store is the indexer's durable index. It is safe for concurrent use:
 // lookups run in parallel, writes are serialised.
 type Store struct {
-	db *pebble.DB
+	db *pebbledb.DB
 
 	wmu sync.Mutex // serialises writers: miner index assignment, bitmap merges, stats
 
@@ -128,9 +131,9 @@ func OpenStore(dir string, o StoreOptions) (*Store, error) {
 	}
 	cache := pebble.NewCache(o.CacheSize)
 	defer cache.Unref()
-	db, err := pebble.Open(dir, &pebble.Options{Cache: cache, Logger: pebbleLogger{o.Logger}})
+	db, err := pebbledb.Open(dir, pebbledb.Options{Name: "indexer", Logger: o.Logger, FS: o.FS, Pebble: &pebble.Options{Cache: cache}})
 	if err != nil {
-		return nil, fmt.Errorf("indexer: open index at %s: %w", dir, err)
+		return nil, fmt.Errorf("indexer: %w", err)
 	}
 	s := &Store{db: db, byPeer: map[identity.PeerID]uint32{}}
 	if err := s.load(); err != nil {
@@ -506,7 +509,7 @@ func (s *Store) write(recs []fileRecord, wo *pebble.WriteOptions) error {
 	st := binary.BigEndian.AppendUint64(nil, files)
 	st = binary.BigEndian.AppendUint64(st, shards)
 	b.Set(keyStats, binary.BigEndian.AppendUint64(st, records), nil)
-	if err := b.Commit(wo); err != nil {
+	if err := s.db.Commit(b, wo); err != nil {
 		return fmt.Errorf("indexer: write index: %w", err)
 	}
 	s.files.Store(files)
@@ -568,7 +571,7 @@ func (s *Store) NoteMiners(recs []wire.NodeRecord) error {
 		}
 		b.Set(keyMinerIdx(c.idx), encodeMinerRow(c.mi), nil)
 	}
-	if err := b.Commit(pebble.NoSync); err != nil {
+	if err := s.db.Commit(b, pebble.NoSync); err != nil {
 		return fmt.Errorf("indexer: write miner table: %w", err)
 	}
 	s.mu.Lock()
@@ -701,14 +704,4 @@ func (s *Store) ListFiles(owner identity.PeerID, limit int) ([]wire.FileEntry, e
 		out = out[:limit]
 	}
 	return out, nil
-}
-
-// pebbleLogger sends pebble's messages to slog.
-type pebbleLogger struct{ l *slog.Logger }
-
-func (p pebbleLogger) Infof(format string, args ...any) { p.l.Debug(fmt.Sprintf(format, args...)) }
-func (p pebbleLogger) Fatalf(format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	p.l.Error(msg)
-	panic("pebble: " + msg)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/ppstore/ppstore/config"
 	"github.com/ppstore/ppstore/discover"
 	"github.com/ppstore/ppstore/identity"
+	"github.com/ppstore/ppstore/internal/pebbledb"
 	"github.com/ppstore/ppstore/shard"
 	"github.com/ppstore/ppstore/sharecode"
 	"github.com/ppstore/ppstore/transport"
@@ -65,7 +66,7 @@ type revKey struct {
 
 // access holds the private marks and the revocations.
 type access struct {
-	db      *pebble.DB
+	db      *pebbledb.DB
 	log     *slog.Logger
 	refresh time.Duration
 	short   string
@@ -91,7 +92,7 @@ type access struct {
 
 // newAccess loads the private marks, dropping those of shards no longer
 // held (held reports whether the store has a shard).
-func newAccess(db *pebble.DB, node *transport.Node, cfg Config, log *slog.Logger, m *accessMetrics, held func(shard.Digest) bool) (*access, error) {
+func newAccess(db *pebbledb.DB, node *transport.Node, cfg Config, log *slog.Logger, m *accessMetrics, held func(shard.Digest) bool) (*access, error) {
 	a := &access{db: db, log: log, refresh: cfg.RevocationRefresh, short: node.ID().Short(), now: time.Now, metrics: m,
 		node: node, cfg: cfg, marks: map[shard.Digest]mark{}, revoked: map[revKey]uint64{}, verified: map[[32]byte]bool{}}
 	if a.refresh <= 0 {
@@ -193,7 +194,7 @@ func (p *Peer) handleMarkPrivate(_ context.Context, peer identity.PeerID, req *w
 		}
 		add[root] = mark{owner: peer, file: req.File}
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := a.db.Commit(b, pebble.Sync); err != nil {
 		return nil, fmt.Errorf("miner %s: write private marks: %w", p.short, err)
 	}
 	a.mu.Lock()

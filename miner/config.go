@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cockroachdb/pebble/vfs"
 	"github.com/ppstore/ppstore/config"
 	"github.com/ppstore/ppstore/proofs"
 	"github.com/ppstore/ppstore/wire"
@@ -57,6 +58,7 @@ type Config struct {
 	indexers       []wire.NodeAddr // the region's indexers, instead of asking the bootstrap
 	sealOff        bool            // do not seal in the background (tests seal with sealer.RunOnce)
 	quicIdle       time.Duration   // QUIC idle timeout of the miner's connections
+	fs             vfs.FS          // the store's file system (shards and database); nil: the operating system's
 }
 
 // requestTimeoutOrDefault is the deadline of a request this miner makes.

@@ -151,7 +151,7 @@ func (s *store) remove(c cid.Cid, root shard.Digest) (bool, error) {
 	b := s.db.NewBatch()
 	b.Delete(recordKey(c), nil)
 	b.Delete(leaseKey(c), nil)
-	err := b.Commit(pebble.Sync)
+	err := s.db.Commit(b, pebble.Sync)
 	b.Close()
 	if err != nil {
 		return false, s.ioError("delete the record of", c, err)

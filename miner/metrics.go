@@ -66,8 +66,8 @@ func newMetrics(reg prometheus.Registerer, st *store) (*metrics, error) {
 		Namespace: "ppstore", Subsystem: "miner", Name: "pending_replicas",
 		Help: "Replicas stored and waiting for a commit to confirm them (their lease runs).",
 	}, func() float64 { return float64(st.pendingCount()) })
-	for _, c := range []prometheus.Collector{m.bytesReceived, m.bytesForwarded, m.bytesServed, m.shardsStored, m.storeFailures, used, free, capacity,
-		m.leasesReclaimed, m.replicasDropped, pending} {
+	for _, c := range append([]prometheus.Collector{m.bytesReceived, m.bytesForwarded, m.bytesServed, m.shardsStored, m.storeFailures, used, free, capacity,
+		m.leasesReclaimed, m.replicasDropped, pending}, st.db.Collectors()...) {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -69,7 +69,7 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Peer, error)
 	}
 	p := &Peer{cfg: cfg, log: log, key: key, short: key.ID().Short()}
 
-	p.store, err = openStore(cfg.DataDir, "miner "+p.short, int64(cfg.Capacity), log)
+	p.store, err = openStoreOn(cfg.fs, cfg.DataDir, "miner "+p.short, int64(cfg.Capacity), log)
 	if err != nil {
 		return nil, err
 	}
@@ -91,6 +91,7 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Peer, error)
 	p.node.Handle(wire.TypeStoreShard, p.handleStoreShard)
 	p.node.Handle(wire.TypeGetPiece, p.handleGetPiece)
 	p.node.Handle(wire.TypeDropShards, p.handleDropShards)
+	p.node.Handle(wire.TypeGetWalletBinding, transport.Unary(p.handleGetWalletBinding)) // wallet.go
 	if err := p.initAccess(reg); err != nil {
 		p.Close()
 		return nil, err
@@ -146,6 +147,7 @@ func (p *Peer) Run(ctx context.Context) error {
 	defer end()
 
 	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return p.store.db.Watch(gctx) }) // a database that stopped stops the miner
 	g.Go(func() error { return p.node.Serve(gctx) })
 	g.Go(func() error { return p.register(gctx) })
 	g.Go(func() error { return p.runLeases(gctx) })

@@ -243,7 +243,7 @@ func (sl *sealer) drop(c cid.Cid) error {
 	b.Delete(sealKey(c), nil)
 	b.Delete(treeKey(c), nil)
 	b.Delete(provenKey(c), nil)
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := sl.p.store.db.Commit(b, pebble.Sync); err != nil {
 		return fmt.Errorf("miner seal: drop sealing record of %v: %w", c, err)
 	}
 	return nil
@@ -413,7 +413,7 @@ func (sl *sealer) seal(ctx context.Context, root shard.Digest, yield bool) error
 	b := st.db.NewBatch()
 	b.Set(sealKey(c), si.encode(), nil)
 	b.Set(treeKey(c), tb, nil)
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := st.db.Commit(b, pebble.Sync); err != nil {
 		os.Remove(tmp.Name())
 		return st.ioError("record the sealing of", c, err)
 	}

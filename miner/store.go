@@ -1,6 +1,7 @@
 package miner
 
 import (
+	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -14,8 +15,10 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/vfs"
 	"github.com/ipfs/go-cid"
 	"github.com/ppstore/ppstore/identity"
+	"github.com/ppstore/ppstore/internal/pebbledb"
 	"github.com/ppstore/ppstore/shard"
 	"github.com/ppstore/ppstore/wire"
 )
@@ -29,30 +32,48 @@ type file interface {
 	Name() string
 }
 
-func createTemp(dir string) (file, error) { return os.CreateTemp(dir, "upload-*") }
-
-// diskFree returns the bytes an unprivileged user may still write on the
-// file system holding dir.
-func diskFree(dir string) (int64, error) {
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(dir, &st); err != nil {
-		return 0, fmt.Errorf("statfs %s: %w", dir, err)
-	}
-	return int64(st.Bavail) * int64(st.Bsize), nil
+// namedFile is a vfs.File that knows its path.
+type namedFile struct {
+	vfs.File
+	name string
 }
 
+func (f *namedFile) Name() string { return f.name }
+
+// createTempOn creates a new temp file for an upload in dir on fs.
+func createTempOn(fs vfs.FS, dir string) (file, error) {
+	var r [8]byte
+	rand.Read(r[:])
+	name := filepath.Join(dir, "upload-"+hex.EncodeToString(r[:]))
+	f, err := fs.Create(name)
+	if err != nil {
+		return nil, err
+	}
+	return &namedFile{File: f, name: name}, nil
+}
+
+// createTemp creates a temp file on the operating system's file system.
+func createTemp(dir string) (file, error) { return createTempOn(vfs.Default, dir) }
+
 // store keeps shard bytes as files and their records in pebble (layout in
-// the package doc). Every record is also held in memory.
+// the package doc). Every record is also held in memory. Its file system
+// operations on shards (create, write, fsync, rename, directory fsync,
+// remove) and its database go through fs, which tests wrap with
+// internal/faultfs to fail them as a full disk does.
 type store struct {
 	dir      string
 	name     string // "miner <short id>", for messages
 	capacity int64
 	log      *slog.Logger
-	db       *pebble.DB
+	fs       vfs.FS
+	db       *pebbledb.DB
 
 	// Hooks replaced by tests, guarded by mu.
 	createTemp func(dir string) (file, error)
-	diskFree   func(dir string) (int64, error)
+	// diskFree returns the bytes shards may still take on the file system
+	// holding dir: what an unprivileged user may write there, less the
+	// headroom the database keeps for itself (pebbledb.DB.Headroom).
+	diskFree func(dir string) (int64, error)
 
 	locks keyLocks // one commit per shard at a time
 
@@ -72,14 +93,24 @@ func (s *store) shardPath(root shard.Digest) string {
 	return filepath.Join(s.shardsDir(), h[:2], h+".shard")
 }
 
-// openStore opens (creating if needed) the store under dir and recovers from
-// an unclean stop: see recover.
+// openStore opens (creating if needed) the store under dir on the operating
+// system's file system; see openStoreOn.
 func openStore(dir, name string, capacity int64, log *slog.Logger) (*store, error) {
+	return openStoreOn(vfs.Default, dir, name, capacity, log)
+}
+
+// openStoreOn opens (creating if needed) the store under dir on fs (nil:
+// the operating system's) and recovers from an unclean stop: see recover.
+func openStoreOn(fs vfs.FS, dir, name string, capacity int64, log *slog.Logger) (*store, error) {
+	if fs == nil {
+		fs = vfs.Default
+	}
 	s := &store{
-		dir: dir, name: name, capacity: capacity, log: log,
-		createTemp: createTemp, diskFree: diskFree,
+		dir: dir, name: name, capacity: capacity, log: log, fs: fs,
 		shards: map[shard.Digest]*record{}, leases: map[shard.Digest]lease{},
 	}
+	s.createTemp = func(dir string) (file, error) { return createTempOn(fs, dir) }
+	s.diskFree = s.fsFree
 	// Look before creating the shard folders: records without any shard
 	// folder mean that it is unmounted or was moved, not that every shard
 	// is lost, and a folder created now would hide that.
@@ -90,9 +121,9 @@ func openStore(dir, name string, capacity int64, log *slog.Logger) (*store, erro
 	dbDir := filepath.Join(dir, "db")
 	_, statErr := os.Stat(dbDir)
 	newDB := errors.Is(statErr, os.ErrNotExist)
-	db, err := pebble.Open(dbDir, &pebble.Options{Logger: pebbleLogger{log}})
+	db, err := pebbledb.Open(dbDir, pebbledb.Options{Name: "miner", Logger: log, FS: fs})
 	if err != nil {
-		return nil, fmt.Errorf("miner store: open pebble in %s: %w", dbDir, err)
+		return nil, fmt.Errorf("miner store: %w", err)
 	}
 	s.db = db
 	keys, err := s.load()
@@ -322,6 +353,29 @@ func parseShardName(name string) (shard.Digest, bool) {
 // Close closes the metadata database.
 func (s *store) Close() error { return s.db.Close() }
 
+// fsFree is the default diskFree: the bytes available on the file system
+// holding dir less the database's headroom.
+func (s *store) fsFree(dir string) (int64, error) {
+	du, err := s.fs.GetDiskUsage(dir)
+	if err != nil {
+		return 0, fmt.Errorf("free space of %s: %w", dir, err)
+	}
+	return int64(min(du.AvailBytes, 1<<62)) - s.db.Headroom(), nil
+}
+
+// syncDir fsyncs the directory dir through the store's file system.
+func (s *store) syncDir(dir string) error {
+	d, err := s.fs.OpenDir(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 // get returns the record of a stored shard, or nil.
 func (s *store) get(root shard.Digest) *record {
 	s.mu.Lock()
@@ -391,10 +445,11 @@ func (p *pending) release() {
 	p.s.mu.Unlock()
 }
 
-// ioError classifies a file system error: a full disk or quota is
-// CodeNoSpace, anything else CodeInternal.
+// ioError classifies a file system or database error: a full disk or quota
+// (or the database refusing a write below its reserve) is CodeNoSpace,
+// anything else CodeInternal.
 func (s *store) ioError(what string, c cid.Cid, err error) error {
-	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, pebbledb.ErrDiskFull) {
 		// The peer learns the disk is full; the path is for the operator.
 		s.log.Warn("disk full", "op", what, "shard", c, "err", err)
 		return wire.Errorf(wire.CodeNoSpace, "%s: disk full: cannot %s shard %v; free disk space or lower capacity", s.name, what, c)
@@ -428,7 +483,7 @@ func (p *pending) abort() {
 	}
 	p.done = true
 	p.f.Close()
-	if err := os.Remove(p.f.Name()); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := p.s.fs.Remove(p.f.Name()); err != nil && !errors.Is(err, os.ErrNotExist) {
 		p.s.log.Error("cannot remove temp file", "file", p.f.Name(), "err", err)
 	}
 	p.release()
@@ -466,17 +521,19 @@ func (p *pending) commit(pieceSize int64, pieces []shard.Digest, owner identity.
 		return s.addOwnerLocked(p.c, p.root, owner)
 	}
 	final := s.shardPath(p.root)
-	if err := os.Rename(p.f.Name(), final); err != nil {
+	if err := s.fs.Rename(p.f.Name(), final); err != nil {
 		p.abort()
 		return nil, s.ioError("move into place", p.c, err)
 	}
 	p.done = true // the temp file is gone; failures below remove the final file
 	undo := func() {
-		os.Remove(final)
-		syncDir(filepath.Dir(final))
+		if err := s.fs.Remove(final); err != nil {
+			s.log.Error("cannot remove the file of a shard not stored", "file", final, "err", err)
+		}
+		s.syncDir(filepath.Dir(final)) // if it fails, recover removes the file at the next start
 		p.release()
 	}
-	if err := syncDir(filepath.Dir(final)); err != nil {
+	if err := s.syncDir(filepath.Dir(final)); err != nil {
 		undo()
 		return nil, s.ioError("sync the folder of", p.c, err)
 	}
@@ -491,7 +548,7 @@ func (p *pending) commit(pieceSize int64, pieces []shard.Digest, owner identity.
 	b := s.db.NewBatch()
 	b.Set(recordKey(p.c), rec.encode(), nil)
 	b.Set(leaseKey(p.c), leaseValue(leaseUntil), nil)
-	err = b.Commit(pebble.Sync)
+	err = s.db.Commit(b, pebble.Sync)
 	b.Close()
 	if err != nil {
 		undo()
@@ -603,21 +660,6 @@ func (k *keyLocks) lock(key shard.Digest) (unlock func()) {
 		}
 		k.mu.Unlock()
 	}
-}
-
-// pebbleLogger sends pebble's messages to slog; routine ones at debug level.
-type pebbleLogger struct{ log *slog.Logger }
-
-func (l pebbleLogger) Infof(format string, args ...any) {
-	l.log.Debug("pebble: " + fmt.Sprintf(format, args...))
-}
-func (l pebbleLogger) Errorf(format string, args ...any) {
-	l.log.Error("pebble: " + fmt.Sprintf(format, args...))
-}
-func (l pebbleLogger) Fatalf(format string, args ...any) {
-	msg := "pebble: " + fmt.Sprintf(format, args...)
-	l.log.Error(msg)
-	panic(msg)
 }
 
 // count returns the number of stored shards.

@@ -8,7 +8,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 pp="$here/bin/ppstore"
 cfg="$dir/client.toml"
 
-echo "== starting a region in $dir (bootstrap, indexer, verifier, 6 miners)"
+echo "== starting a region in $dir (bootstrap, indexer, verifier, 6 miners, sidechain, zkstore)"
 "$pp" devnet start --dir "$dir" --miners 6
 trap '[ "${KEEP:-0}" = 1 ] || { echo "== stopping the region (KEEP=1 keeps it running)"; "$pp" devnet stop --dir "$dir"; }' EXIT
 "$pp" devnet status --dir "$dir"
@@ -34,4 +34,13 @@ fi
 echo
 echo "== ls"
 "$pp" --config "$cfg" ls
+echo
+echo "== wallet: the client's balance, proven against the root the sidechain accepted"
+"$pp" --config "$cfg" wallet balance
+echo "== miner-1's wallet: the verifier pays each passed proof of its replicas (settled every 30 s)"
+for _ in $(seq 1 90); do
+  if "$pp" --config "$cfg" --identity "$dir/miner-1" wallet balance --json 2>/dev/null | grep -Eq '"proven": *[1-9]'; then break; fi
+  sleep 1
+done
+"$pp" --config "$cfg" --identity "$dir/miner-1" wallet balance
 rm -rf "$work"

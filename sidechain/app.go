@@ -10,9 +10,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cockroachdb/pebble"
 	abci "github.com/cometbft/cometbft/abci/types"
 	cmtcrypto "github.com/cometbft/cometbft/api/cometbft/crypto/v1"
+	"github.com/ppstore/ppstore/internal/pebbledb"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -55,7 +55,7 @@ const ProofOpRegion = "ppstore:region"
 type App struct {
 	abci.BaseApplication
 
-	db     *pebble.DB
+	db     *pebbledb.DB
 	verify Verifier
 	log    *slog.Logger
 	m      *metrics
@@ -84,9 +84,9 @@ func OpenApp(dir string, verify Verifier, log *slog.Logger, reg prometheus.Regis
 	if err != nil {
 		return nil, err
 	}
-	db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{log}})
+	db, err := pebbledb.Open(dir, pebbledb.Options{Name: "sidechain", Logger: log})
 	if err != nil {
-		return nil, fmt.Errorf("sidechain: open application database %s: %w", dir, err)
+		return nil, fmt.Errorf("sidechain: application %w", err)
 	}
 	s, h, ah, err := loadState(db)
 	if err != nil {

@@ -2,7 +2,6 @@ package sidechain
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 
 	cmtlog "github.com/cometbft/cometbft/libs/log"
@@ -32,20 +31,4 @@ func (c cometLogger) Error(msg string, kv ...any) {
 }
 func (c cometLogger) With(kv ...any) cmtlog.Logger {
 	return cometLogger{l: c.l.With(kv...)}
-}
-
-// pebbleLogger sends the application database's messages to slog; routine
-// ones at debug level.
-type pebbleLogger struct{ log *slog.Logger }
-
-func (l pebbleLogger) Infof(format string, args ...any) {
-	l.log.Debug("pebble: " + fmt.Sprintf(format, args...))
-}
-func (l pebbleLogger) Errorf(format string, args ...any) {
-	l.log.Error("pebble: " + fmt.Sprintf(format, args...))
-}
-func (l pebbleLogger) Fatalf(format string, args ...any) {
-	msg := "pebble: " + fmt.Sprintf(format, args...)
-	l.log.Error(msg)
-	panic(msg)
 }

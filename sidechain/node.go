@@ -346,13 +346,17 @@ func (n *Node) Stop() error {
 	return nil
 }
 
-// Run starts the node and serves until ctx is done.
+// Run starts the node and serves until ctx is done or its database stops
+// taking writes (internal/pebbledb), which it returns.
 func (n *Node) Run(ctx context.Context) error {
 	if err := n.Start(); err != nil {
 		return err
 	}
-	<-ctx.Done()
-	return n.Stop()
+	err := n.app.db.Watch(ctx) // nil when ctx ends; the failure if the database stopped
+	if serr := n.Stop(); err == nil {
+		err = serr
+	}
+	return err
 }
 
 // Close stops the node if it runs and closes the application's database.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cockroachdb/pebble"
 	"github.com/cometbft/cometbft/crypto/merkle"
+	"github.com/ppstore/ppstore/internal/pebbledb"
 )
 
 // RegionRoot is what the chain holds for one region: its current account
@@ -147,7 +148,7 @@ func decodeRegion(b []byte) (*region, error) {
 }
 
 // loadState reads the committed state; height 0 means none yet.
-func loadState(db *pebble.DB) (s state, height int64, appHash []byte, err error) {
+func loadState(db *pebbledb.DB) (s state, height int64, appHash []byte, err error) {
 	s = state{}
 	v, closer, err := db.Get(keyLast)
 	if errors.Is(err, pebble.ErrNotFound) {
@@ -186,7 +187,7 @@ func loadState(db *pebble.DB) (s state, height int64, appHash []byte, err error)
 
 // saveState writes the regions of s that differ from old, and the last
 // block record, in one synced batch.
-func saveState(db *pebble.DB, old, s state, height int64, appHash []byte) error {
+func saveState(db *pebbledb.DB, old, s state, height int64, appHash []byte) error {
 	b := db.NewBatch()
 	defer b.Close()
 	for name, r := range s {
@@ -201,5 +202,5 @@ func saveState(db *pebble.DB, old, s state, height int64, appHash []byte) error 
 	if err := b.Set(keyLast, append(last, appHash...), nil); err != nil {
 		return err
 	}
-	return b.Commit(pebble.Sync)
+	return db.Commit(b, pebble.Sync)
 }

@@ -45,6 +45,8 @@ type Config struct {
 	DeadlinePerReplica time.Duration `toml:"deadline_per_replica"`
 	// Proofs are the sealing and challenge parameters miners must use.
 	Proofs proofs.Params `toml:"proofs"`
+	// Payment says how passed proofs are paid (payment.go).
+	Payment PaymentConfig `toml:"payment"`
 }
 
 // EnsureDefaults fills zero fields with their defaults.

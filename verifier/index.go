@@ -176,7 +176,7 @@ func (s *store) startRepair(failing *ReplicaState, prev identity.PeerID) error {
 	}
 	b.Set(replicaKey(failing.Miner, failing.Shard), failing.encode(), nil)
 	b.Set(repairKey(failing.Shard, failing.RepairTo), failing.Miner.Bytes(), nil)
-	return b.Commit(pebble.Sync)
+	return s.db.Commit(b, pebble.Sync)
 }
 
 // cancelRepair forgets the repair to repl and stores failing as given.
@@ -187,7 +187,7 @@ func (s *store) cancelRepair(failing *ReplicaState, repl identity.PeerID) error 
 	defer b.Close()
 	b.Delete(repairKey(failing.Shard, repl), nil)
 	b.Set(replicaKey(failing.Miner, failing.Shard), failing.encode(), nil)
-	return b.Commit(pebble.Sync)
+	return s.db.Commit(b, pebble.Sync)
 }
 
 // finishRepair drops the failing replica and its repair record and, when
@@ -204,7 +204,7 @@ func (s *store) finishRepair(failing, repl *ReplicaState) error {
 	if repl != nil {
 		b.Set(replicaKey(repl.Miner, repl.Shard), repl.encode(), nil)
 	}
-	return b.Commit(pebble.Sync)
+	return s.db.Commit(b, pebble.Sync)
 }
 
 // dropRepair deletes a stale repair record.

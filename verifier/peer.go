@@ -140,6 +140,7 @@ func (p *Peer) Run(ctx context.Context) error {
 		g.Go(func() error { return p.registrar.Run(gctx) })
 	}
 	g.Go(func() error { return p.runRounds(gctx) })
+	g.Go(func() error { return p.store.db.Watch(gctx) }) // a database that stopped stops the verifier
 	return g.Wait()
 }
 

@@ -156,11 +156,7 @@ func (p *Peer) runRound(ctx context.Context, epoch uint64) error {
 	if err := p.store.saveRound(epoch, changed); err != nil {
 		return fmt.Errorf("verifier: record round %d: %w", epoch, err)
 	}
-	for _, ev := range passes {
-		if err := p.payer.Pay(ctx, ev); err != nil {
-			p.log.Warn("payment for a pass failed", "miner", ev.Miner.Short(), "shard", ev.Shard, "epoch", epoch, "err", err)
-		}
-	}
+	p.pay(ctx, epoch, passes) // payment.go
 	p.metrics.epoch.Set(float64(epoch))
 	p.metrics.replicas.Set(float64(len(states)))
 	p.metrics.roundTime.Observe(time.Since(start).Seconds())

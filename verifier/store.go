@@ -12,6 +12,7 @@ import (
 	"github.com/cockroachdb/pebble"
 	"github.com/ipfs/go-cid"
 	"github.com/ppstore/ppstore/identity"
+	"github.com/ppstore/ppstore/internal/pebbledb"
 	"github.com/ppstore/ppstore/proofs"
 	"github.com/ppstore/ppstore/shard"
 	"github.com/ppstore/ppstore/wire"
@@ -137,28 +138,14 @@ func replicaKey(miner identity.PeerID, shardCID cid.Cid) []byte {
 // store is the verifier's pebble database. mu serialises the writes of
 // replica records: a round's verdicts, PoReps and repairs run at once.
 type store struct {
-	db *pebble.DB
+	db *pebbledb.DB
 	mu sync.Mutex
 }
 
-type pebbleLogger struct{ log *slog.Logger }
-
-func (l pebbleLogger) Infof(format string, args ...any) {
-	l.log.Debug("pebble: " + fmt.Sprintf(format, args...))
-}
-func (l pebbleLogger) Errorf(format string, args ...any) {
-	l.log.Error("pebble: " + fmt.Sprintf(format, args...))
-}
-func (l pebbleLogger) Fatalf(format string, args ...any) {
-	msg := "pebble: " + fmt.Sprintf(format, args...)
-	l.log.Error(msg)
-	panic(msg)
-}
-
 func openStore(dir string, log *slog.Logger) (*store, error) {
-	db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{log}})
+	db, err := pebbledb.Open(dir, pebbledb.Options{Name: "verifier", Logger: log})
 	if err != nil {
-		return nil, fmt.Errorf("verifier: open pebble in %s: %w", dir, err)
+		return nil, fmt.Errorf("verifier: %w", err)
 	}
 	return &store{db: db}, nil
 }
@@ -255,5 +242,5 @@ func (s *store) saveRound(epoch uint64, states []*ReplicaState) error {
 		b.Set(replicaKey(r.Miner, r.Shard), cur.encode(), nil)
 	}
 	b.Set(keyLastEpoch, binary.BigEndian.AppendUint64(nil, epoch), nil)
-	return b.Commit(pebble.Sync)
+	return s.db.Commit(b, pebble.Sync)
 }

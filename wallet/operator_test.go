@@ -95,6 +95,10 @@ func TestWalletAgainstOperator(t *testing.T) {
 	alice := wallet.New(aliceKey, aliceBinding, region, node, nil, op.Addr(), chain)
 	bob, _ := rollup.GenerateKey(bytes.NewReader(bytes.Repeat([]byte{7}, 64)))
 
+	// A wallet nobody paid yet has no account: both balances 0, no error.
+	if b, err := alice.Balance(ctx); err != nil || b.Found || b.Pending != 0 || b.Proven != 0 {
+		t.Fatalf("balance of a wallet without an account: %+v, %v", b, err)
+	}
 	if _, err := alice.Send(ctx, bob.Public(), 1); !errors.Is(err, wallet.ErrNoAccount) {
 		t.Fatalf("send from an empty wallet: %v", err)
 	}

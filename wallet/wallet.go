@@ -307,11 +307,11 @@ func (w *Wallet) Balance(ctx context.Context) (Balance, error) {
 // root and returns the balance it proves.
 func checkProven(st *wire.AccountState, key rollup.PublicKey, root [32]byte) (Balance, error) {
 	b := Balance{Found: st.Found, Index: st.Index, Pending: st.Balance, ProvenBatch: st.ProvenBatch, Root: hex.EncodeToString(root[:])}
+	if !st.Found {
+		return b, nil // no account yet (the operator's word): nothing to prove, both balances 0
+	}
 	if st.ProvenRoot != root {
 		return b, fmt.Errorf("%w: operator %x…, chain %x…", ErrRootNotAccepted, st.ProvenRoot[:6], root[:6])
-	}
-	if !st.Found {
-		return b, nil // no account: nothing to prove, both balances 0
 	}
 	if st.Key != key {
 		return b, fmt.Errorf("%w: the operator answered for another key", ErrBadProof)

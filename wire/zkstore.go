@@ -83,7 +83,7 @@ func newZkStore(t Type) Message {
 	case TypeHistory:
 		return new(History)
 	}
-	return nil
+	return newPayment(t) // types 88-99 (payment.go)
 }
 
 // SubmitTransfer carries one signed transfer (see package rollup for the

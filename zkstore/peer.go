@@ -62,7 +62,7 @@ type Peer struct {
 
 // New loads the identity and the operator's account key, opens the store
 // (writing the genesis on first start) and binds the transport. The circuit
-// keys are loaded (or generated, which takes minutes for a batch of 32) by
+// keys are loaded (or generated, which takes minutes for the default batch of 21) by
 // Run, so transfers are accepted meanwhile.
 func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (_ *Peer, err error) {
 	cfg.EnsureDefaults()
@@ -202,6 +202,7 @@ func (p *Peer) Run(ctx context.Context) error {
 		return nil
 	})
 	g.Go(func() error { return p.batcher.Run(gctx) })
+	g.Go(func() error { return p.store.db.Watch(gctx) }) // a database that stopped stops the zkstore
 	if p.registrar != nil {
 		g.Go(func() error { return p.registrar.Run(gctx) })
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble"
+	"github.com/ppstore/ppstore/internal/pebbledb"
 	"github.com/ppstore/ppstore/rollup"
 	"github.com/ppstore/ppstore/wire"
 )
@@ -89,7 +90,7 @@ func metaKey(name string) []byte { return append([]byte{'m'}, name...) }
 // its effect on the pending tree, so an acknowledged transfer survives a crash
 // and is applied exactly once.
 type Store struct {
-	db      *pebble.DB
+	db      *pebbledb.DB
 	params  rollup.Params
 	tag     [32]byte
 	pending *rollup.State
@@ -107,9 +108,9 @@ type Store struct {
 // OpenStore opens (or creates) the database at dir. On a new database it
 // writes the genesis: the operator's account at index 0 with faucet units.
 func OpenStore(dir string, params rollup.Params, region string, op *rollup.PrivateKey, faucet uint64) (*Store, error) {
-	db, err := pebble.Open(dir, &pebble.Options{})
+	db, err := pebbledb.Open(dir, pebbledb.Options{Name: "zkstore"})
 	if err != nil {
-		return nil, fmt.Errorf("zkstore: open database %s: %w", dir, err)
+		return nil, fmt.Errorf("zkstore: %w", err)
 	}
 	s := &Store{db: db, params: params, tag: rollup.RegionTag(region),
 		pending: rollup.NewState(prefixPending, params.Depth), proven: rollup.NewState(prefixProven, params.Depth), op: op}
@@ -159,7 +160,7 @@ func (s *Store) load(faucet uint64) error {
 				return err
 			}
 		}
-		if err := b.Commit(pebble.Sync); err != nil {
+		if err := s.db.Commit(b, pebble.Sync); err != nil {
 			return err
 		}
 	} else {
@@ -214,7 +215,7 @@ func (s *Store) Accept(st rollup.SignedTransfer) (uint64, [32]byte, error) {
 	if err != nil {
 		return 0, root, err
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := s.db.Commit(b, pebble.Sync); err != nil {
 		return 0, root, fmt.Errorf("zkstore: commit transfer: %w", err)
 	}
 	s.nextSeq = seq + 1
@@ -313,7 +314,7 @@ func (s *Store) Cut(force bool, maxWait time.Duration) (int, error) {
 	if err := setMeta(b, "batch", batch); err != nil {
 		return 0, err
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := s.db.Commit(b, pebble.Sync); err != nil {
 		return 0, fmt.Errorf("zkstore: commit batch cut: %w", err)
 	}
 	s.nextSeq, s.cutSeq, s.nextBatch = next, cut, batch
@@ -393,7 +394,7 @@ func (s *Store) markAccepted(rec batchRecord, height uint64) error {
 	if err := setMeta(b, "accepted", rec.Number); err != nil {
 		return err
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := s.db.Commit(b, pebble.Sync); err != nil {
 		return err
 	}
 	s.mu.Lock()

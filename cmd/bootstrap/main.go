@@ -24,15 +24,8 @@ func run() error {
 	flags := daemon.NewFlags(flag.CommandLine)
 	flag.Parse()
 	var cfg bootstrap.Config
-	if err := flags.Load(&cfg, daemon.Common{DataDir: &cfg.DataDir, Listen: &cfg.Listen, Region: &cfg.Region,
-		MetricsAddr: &cfg.MetricsAddr, LogLevel: &cfg.LogLevel, Bootstrap: &cfg.Bootstrap}); err != nil {
-		return err
-	}
-	cfg.EnsureDefaults()
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	return daemon.Main("bootstrap", cfg.DataDir, cfg.MetricsAddr, cfg.LogLevel, func(log *slog.Logger, reg prometheus.Registerer) (daemon.Service, error) {
+	return daemon.Start("bootstrap", flags, &cfg, daemon.Common{DataDir: &cfg.DataDir, Listen: &cfg.Listen, Region: &cfg.Region,
+		MetricsAddr: &cfg.MetricsAddr, LogLevel: &cfg.LogLevel, Bootstrap: &cfg.Bootstrap}, func(log *slog.Logger, reg prometheus.Registerer) (daemon.Service, error) {
 		return bootstrap.New(cfg, log, reg)
 	})
 }

@@ -28,19 +28,12 @@ func run() error {
 	flags := daemon.NewFlags(flag.CommandLine)
 	flag.Parse()
 	var cfg indexer.Config
-	if err := flags.Load(&cfg, daemon.Common{DataDir: &cfg.DataDir, Listen: &cfg.Listen, Region: &cfg.Region,
-		MetricsAddr: &cfg.MetricsAddr, LogLevel: &cfg.LogLevel, Bootstrap: &cfg.Bootstrap}); err != nil {
-		return err
-	}
-	cfg.EnsureDefaults()
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	// Locate's tail latency is set by GC pauses (see docs/BENCHMARKS.md).
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(indexer.GCPercent)
-	}
-	return daemon.Main("indexer", cfg.DataDir, cfg.MetricsAddr, cfg.LogLevel, func(log *slog.Logger, reg prometheus.Registerer) (daemon.Service, error) {
+	return daemon.Start("indexer", flags, &cfg, daemon.Common{DataDir: &cfg.DataDir, Listen: &cfg.Listen, Region: &cfg.Region,
+		MetricsAddr: &cfg.MetricsAddr, LogLevel: &cfg.LogLevel, Bootstrap: &cfg.Bootstrap}, func(log *slog.Logger, reg prometheus.Registerer) (daemon.Service, error) {
+		// Locate's tail latency is set by GC pauses (see docs/BENCHMARKS.md).
+		if os.Getenv("GOGC") == "" {
+			debug.SetGCPercent(indexer.GCPercent)
+		}
 		return indexer.New(cfg, log, reg)
 	})
 }

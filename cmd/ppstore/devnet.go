@@ -52,7 +52,7 @@ func newDevnetStartCmd() *cobra.Command {
 	var (
 		dir, bin, capacity, host string
 		miners                   int
-		metrics, zk              bool
+		metrics, noZk, zk        bool
 	)
 	cmd := &cobra.Command{
 		Use:   "start --dir DIR [flags]",
@@ -71,7 +71,7 @@ func newDevnetStartCmd() *cobra.Command {
 			}
 			stderr := cmd.ErrOrStderr()
 			gnarklog.Disable() // the circuit's compile and setup report through the devnet's own lines
-			_, err = devnet.Start(cmd.Context(), devnet.Options{Dir: dir, Miners: miners, BinDir: bin, Metrics: metrics, Capacity: capb, Host: host, ZkStore: zk,
+			_, err = devnet.Start(cmd.Context(), devnet.Options{Dir: dir, Miners: miners, BinDir: bin, Metrics: metrics, Capacity: capb, Host: host, NoZkStore: noZk || !zk,
 				Log: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }})
 			if err != nil {
 				return err
@@ -89,7 +89,9 @@ func newDevnetStartCmd() *cobra.Command {
 	f.BoolVar(&metrics, "metrics", true, "give every daemon a Prometheus metrics address")
 	f.StringVar(&capacity, "capacity", "8GiB", "disk offered by each miner")
 	f.StringVar(&host, "host", "127.0.0.1", "address the daemons listen on (new regions only)")
-	f.BoolVar(&zk, "zkstore", false, "also run the zkstore operator and a one-validator sidechain, and fund the client's wallet (new regions only)")
+	f.BoolVar(&noZk, "no-zkstore", false, "leave out the zkstore operator and the one-validator sidechain (no wallets, no payments; new regions only)")
+	f.BoolVar(&zk, "zkstore", true, "run the zkstore operator and a sidechain (the default now)")
+	f.MarkDeprecated("zkstore", "a region runs them unless --no-zkstore")
 	cmd.MarkFlagDirname("bin")
 	return cmd
 }
@@ -116,15 +118,18 @@ func newDevnetStatusCmd() *cobra.Command {
 				return printJSON(w, sts) // devnet.Status carries the JSON field names
 			}
 			tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tROLE\tPID\tSTATE\tADDR\tPEER\tMETRICS")
+			fmt.Fprintln(tw, "NAME\tROLE\tPID\tSTATE\tADDR\tPEER\tMETRICS\tHEALTH")
 			for _, s := range sts {
 				state := "stopped"
 				if s.Running {
 					state = "running"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", s.Name, s.Role, s.PID, state, s.Addr, s.Peer, s.Metrics)
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Role, s.PID, state, s.Addr, s.Peer, s.Metrics, s.Health)
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			return printAccounts(w, sts) // devnet_accounts.go
 		},
 	}
 	dirFlag(cmd, &dir)

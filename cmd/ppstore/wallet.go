@@ -52,6 +52,9 @@ func openWallet(cmd *cobra.Command) (w *wallet.Wallet, close func(), err error) 
 	if cfg.DataDir != "" && !filepath.IsAbs(cfg.DataDir) {
 		cfg.DataDir = filepath.Join(filepath.Dir(path), cfg.DataDir)
 	}
+	if err := applyIdentity(cmd, &cfg); err != nil { // --identity DIR: another user's (or a miner's) wallet
+		return nil, nil, err
+	}
 	cfg.EnsureDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, nil, err

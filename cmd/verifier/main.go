@@ -66,7 +66,11 @@ func serve(args []string, stderr io.Writer) error {
 	return daemon.Start("verifier", flags, &cfg, daemon.Common{DataDir: &cfg.DataDir, Listen: &cfg.Listen, Region: &cfg.Region,
 		MetricsAddr: &cfg.MetricsAddr, LogLevel: &cfg.LogLevel, Bootstrap: &cfg.Bootstrap},
 		func(log *slog.Logger, reg prometheus.Registerer) (daemon.Service, error) {
-			return verifier.New(cfg, log, reg)
+			v, err := verifier.New(cfg, log, reg)
+			if err != nil || !cfg.Payment.ZkStore {
+				return v, err
+			}
+			return withPayer(v, log, reg) // payment.go
 		})
 }
 

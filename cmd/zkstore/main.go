@@ -37,15 +37,8 @@ func run() error {
 	flags := daemon.NewFlags(flag.CommandLine)
 	flag.Parse()
 	var cfg zkstore.Config
-	if err := flags.Load(&cfg, daemon.Common{DataDir: &cfg.DataDir, Listen: &cfg.Listen, Region: &cfg.Region,
-		MetricsAddr: &cfg.MetricsAddr, LogLevel: &cfg.LogLevel, Bootstrap: &cfg.Bootstrap}); err != nil {
-		return err
-	}
-	cfg.EnsureDefaults()
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	return daemon.Main("zkstore", cfg.DataDir, cfg.MetricsAddr, cfg.LogLevel, func(log *slog.Logger, reg prometheus.Registerer) (daemon.Service, error) {
+	return daemon.Start("zkstore", flags, &cfg, daemon.Common{DataDir: &cfg.DataDir, Listen: &cfg.Listen, Region: &cfg.Region,
+		MetricsAddr: &cfg.MetricsAddr, LogLevel: &cfg.LogLevel, Bootstrap: &cfg.Bootstrap}, func(log *slog.Logger, reg prometheus.Registerer) (daemon.Service, error) {
 		p, err := zkstore.New(cfg, log, reg)
 		if err != nil || cfg.SidechainRPC == "" {
 			return p, err

@@ -1,10 +1,12 @@
 // Package faultfs wraps a pebble vfs.FS so that a test can make chosen
 // operations fail the way a full disk makes them fail (ENOSPC): writes, the
-// fsync family, renames, file creation. It owns nothing but the injection;
-// tests use it to check that a daemon's pebble write on a full disk reaches
-// the client as a clear "no space" and leaves nothing half-stored. (pebble's
-// own vfs/errorfs cannot fail SyncData and SyncTo, the calls its WAL syncs
-// with, hence this package.)
+// fsync family (of files and of directories), renames, file creation; and
+// make the file system report less space available than it has. It owns
+// nothing but the injection; tests use it to check that a daemon's write on
+// a full disk (pebble's, or the miner's shard files, which go through the
+// same vfs.FS) reaches the client as a clear "no space" and leaves nothing
+// half-stored. (pebble's own vfs/errorfs cannot fail SyncData and SyncTo, the
+// calls its WAL syncs with, hence this package.)
 package faultfs
 
 import (
@@ -27,6 +29,9 @@ const (
 	Create           // FS.Create and FS.ReuseForWrite
 )
 
+// forever is the count of a failure switched on by Fail.
+const forever = -1
+
 func (o Op) String() string {
 	return [...]string{"write", "sync", "rename", "create"}[o]
 }
@@ -39,14 +44,15 @@ type FS struct {
 	under string
 
 	mu       sync.Mutex
-	failing  map[Op]bool
+	failing  map[Op]int // failures left per op; forever for no end
 	injected map[Op]int
+	avail    int64 // what GetDiskUsage reports available; < 0: the truth
 }
 
 // Wrap returns fs with fault injection for the paths under dir (every path
 // if dir is empty). Nothing fails until Fail is called.
 func Wrap(fs vfs.FS, dir string) *FS {
-	return &FS{FS: fs, under: dir, failing: map[Op]bool{}, injected: map[Op]int{}}
+	return &FS{FS: fs, under: dir, failing: map[Op]int{}, injected: map[Op]int{}, avail: -1}
 }
 
 // Fail makes the given operations fail from now on; with no argument, it
@@ -56,8 +62,40 @@ func (f *FS) Fail(ops ...Op) {
 	defer f.mu.Unlock()
 	clear(f.failing)
 	for _, o := range ops {
-		f.failing[o] = true
+		f.failing[o] = forever
 	}
+}
+
+// FailNext makes the next n operations of each given kind fail, and the
+// ones after succeed: a disk that was full for a moment. It replaces what
+// Fail switched on.
+func (f *FS) FailNext(n int, ops ...Op) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	clear(f.failing)
+	for _, o := range ops {
+		f.failing[o] = n
+	}
+}
+
+// SetAvail makes GetDiskUsage report n bytes available (the rest of its
+// figures unchanged), or the truth again with n < 0.
+func (f *FS) SetAvail(n int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.avail = n
+}
+
+// GetDiskUsage returns the wrapped file system's figures, with the bytes
+// available set by SetAvail.
+func (f *FS) GetDiskUsage(path string) (vfs.DiskUsage, error) {
+	du, err := f.FS.GetDiskUsage(path)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err == nil && f.avail >= 0 {
+		du.AvailBytes = uint64(f.avail)
+	}
+	return du, err
 }
 
 // Injected returns how many failures of op were injected so far.
@@ -74,8 +112,12 @@ func (f *FS) check(op Op, path string) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if !f.failing[op] {
+	left, ok := f.failing[op]
+	if !ok || left == 0 {
 		return nil
+	}
+	if left > 0 {
+		f.failing[op] = left - 1
 	}
 	f.injected[op]++
 	return &os.PathError{Op: op.String(), Path: path, Err: syscall.ENOSPC}
@@ -109,6 +151,12 @@ func (f *FS) ReuseForWrite(oldname, newname string) (vfs.File, error) {
 // OpenReadWrite opens a file for writing.
 func (f *FS) OpenReadWrite(name string, opts ...vfs.OpenOption) (vfs.File, error) {
 	file, err := f.FS.OpenReadWrite(name, opts...)
+	return f.wrap(file, name, err)
+}
+
+// OpenDir opens a directory, whose Sync fails while Sync fails.
+func (f *FS) OpenDir(name string) (vfs.File, error) {
+	file, err := f.FS.OpenDir(name)
 	return f.wrap(file, name, err)
 }
 

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/ppstore/ppstore/discover"
+	"github.com/ppstore/ppstore/identity"
+	"github.com/ppstore/ppstore/verifier"
+	"github.com/ppstore/ppstore/verifier/zkpay"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// paidVerifier is a verifier that pays passed proofs through the zkStore:
+// Close ends the verifier's rounds before it closes the payment ledger.
+type paidVerifier struct {
+	*verifier.Peer
+	payer *zkpay.Payer
+}
+
+func (v *paidVerifier) Close() error {
+	err := v.Peer.Close()
+	if perr := v.payer.Close(); err == nil {
+		err = perr
+	}
+	return err
+}
+
+// withPayer gives v a zkpay payer (payment.zkstore = true): its wallet key
+// beside the verifier's identity, its calls on the verifier's node, the
+// operator and the miners found at the region's bootstraps. A settlement
+// takes at most half an epoch (and 10s), so a round is never held up long.
+func withPayer(v *verifier.Peer, log *slog.Logger, reg prometheus.Registerer) (*paidVerifier, error) {
+	cfg := v.Config()
+	id, err := identity.LoadOrCreate(filepath.Join(cfg.DataDir, identity.KeyFile))
+	if err != nil {
+		v.Close()
+		return nil, err
+	}
+	seeds, _ := discover.ParseSeeds(cfg.Bootstrap) // checked by verifier.New
+	var disc *discover.Client
+	if len(seeds) > 0 {
+		disc = discover.NewClient(v.Node(), seeds)
+	}
+	pay, err := zkpay.New(zkpay.Config{DataDir: cfg.DataDir, Region: cfg.Region, Payment: cfg.Payment, Timeout: min(cfg.Epoch/2, 10*time.Second)},
+		id, v.Node(), disc, log, reg)
+	if err != nil {
+		v.Close()
+		return nil, err
+	}
+	v.SetPayer(pay)
+	return &paidVerifier{Peer: v, payer: pay}, nil
+}
