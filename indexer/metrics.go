@@ -82,6 +82,7 @@ func newMetrics(reg prometheus.Registerer, store *Store, placer *Placer) (*metri
 			Help: "Miners in the last list pulled from the bootstrap.",
 		}, func() float64 { return float64(placer.LiveCount()) }),
 	}
+	cs = append(cs, store.db.Collectors()...) // disk-full figures (internal/pebbledb)
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return nil, err

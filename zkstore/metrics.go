@@ -40,6 +40,7 @@ func newMetrics(reg prometheus.Registerer, s *Store) (*metrics, error) {
 			Help: "Number of the last batch the sidechain accepted.",
 		}, func() float64 { _, _, _, a := s.counters(); return float64(a) }),
 	}
+	cs = append(cs, s.db.Collectors()...) // disk-full figures (internal/pebbledb)
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return nil, err

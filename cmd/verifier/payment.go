@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"path/filepath"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/ppstore/ppstore/verifier"
 	"github.com/ppstore/ppstore/verifier/zkpay"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
 )
 
 // paidVerifier is a verifier that pays passed proofs through the zkStore:
@@ -17,6 +19,19 @@ import (
 type paidVerifier struct {
 	*verifier.Peer
 	payer *zkpay.Payer
+}
+
+// Run serves the verifier and watches the payment ledger: a ledger whose
+// disk failed stops the verifier (internal/pebbledb).
+func (v *paidVerifier) Run(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	wctx, stop := context.WithCancel(gctx)
+	g.Go(func() error {
+		defer stop() // the verifier ended (closed, or ctx done): so does the watch
+		return v.Peer.Run(gctx)
+	})
+	g.Go(func() error { return v.payer.Watch(wctx) })
+	return g.Wait()
 }
 
 func (v *paidVerifier) Close() error {

@@ -16,6 +16,7 @@ import (
 	"github.com/cockroachdb/pebble"
 	"github.com/ppstore/ppstore/discover"
 	"github.com/ppstore/ppstore/identity"
+	"github.com/ppstore/ppstore/internal/pebbledb"
 	"github.com/ppstore/ppstore/rollup"
 	"github.com/ppstore/ppstore/transport"
 	"github.com/ppstore/ppstore/verifier"
@@ -64,7 +65,7 @@ type Payer struct {
 	node      *transport.Node
 	disc      *discover.Client
 	wallet    *wallet.Wallet
-	db        *pebble.DB
+	db        *pebbledb.DB
 	metrics   *metrics
 	minerAddr func(ctx context.Context, miner identity.PeerID) (string, error)
 
@@ -98,7 +99,7 @@ func New(cfg Config, id *identity.Key, node *transport.Node, disc *discover.Clie
 	if err != nil {
 		return nil, fmt.Errorf("zkpay: metrics: %w", err)
 	}
-	db, err := pebble.Open(filepath.Join(cfg.DataDir, "payments"), &pebble.Options{Logger: pebbleLogger{log}})
+	db, err := pebbledb.Open(filepath.Join(cfg.DataDir, "payments"), pebbledb.Options{Name: "verifier payments", Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("zkpay: open the payment ledger: %w", err)
 	}
@@ -127,6 +128,22 @@ func (p *Payer) Close() error {
 	err := p.db.Close()
 	p.db = nil
 	return err
+}
+
+// Watch returns nil when ctx is done, or the ledger's failure once its disk
+// stopped taking writes (internal/pebbledb), so that the verifier stops
+// rather than judging rounds it cannot pay for. Run it beside the verifier.
+func (p *Payer) Watch(ctx context.Context) error {
+	p.mu.Lock()
+	db := p.db
+	p.mu.Unlock()
+	if db == nil {
+		return nil
+	}
+	if err := db.Watch(ctx); err != nil {
+		return fmt.Errorf("zkpay: the payment ledger: %w", err)
+	}
+	return nil
 }
 
 // Pay records one pass and settles when due (PayRound with one event).
@@ -254,7 +271,7 @@ func (p *Payer) record(passes []verifier.PassEvent) error {
 	if b.Empty() {
 		return nil
 	}
-	return b.Commit(pebble.Sync)
+	return p.db.Commit(b, pebble.Sync)
 }
 
 // catchUpEpochs bounds how far back catchUp reads round records (the
@@ -361,7 +378,7 @@ func (p *Payer) commitTransfer(o *outstanding) error {
 		b.Delete(prefixed('o', k), nil)
 		b.Set(prefixed('d', k), nonce, nil)
 	}
-	return b.Commit(pebble.Sync)
+	return p.db.Commit(b, pebble.Sync)
 }
 
 // confirm forgets an outstanding transfer the operator accepted.
@@ -381,7 +398,7 @@ func (p *Payer) restore(o *outstanding) error {
 		b.Delete(prefixed('d', k), nil)
 		b.Set(prefixed('o', k), nil, nil)
 	}
-	return b.Commit(pebble.Sync)
+	return p.db.Commit(b, pebble.Sync)
 }
 
 // transient reports whether a failed call may succeed later unchanged: the
