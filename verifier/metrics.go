@@ -14,7 +14,9 @@ type metrics struct {
 	epoch        prometheus.Gauge
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+// newMetrics registers the verifier's metrics and extra (its database's
+// disk-full figures) on reg.
+func newMetrics(reg prometheus.Registerer, extra ...prometheus.Collector) (*metrics, error) {
 	m := &metrics{
 		porep: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ppstore_verifier_porep_total",
 			Help: "Proofs of replication judged, by result."}, []string{"result"}),
@@ -32,7 +34,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		epoch:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "ppstore_verifier_epoch", Help: "The last epoch judged."}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.porep, m.verdicts, m.repairs, m.repaired, m.responseTime, m.roundTime, m.replicas, m.epoch} {
+		for _, c := range append([]prometheus.Collector{m.porep, m.verdicts, m.repairs, m.repaired, m.responseTime, m.roundTime, m.replicas, m.epoch}, extra...) {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

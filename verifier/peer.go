@@ -83,7 +83,7 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (_ *Peer, err 
 	if p.chain, p.genesis, err = p.store.chain(cfg.ChainLength, p.now()); err != nil {
 		return nil, fmt.Errorf("verifier: hash chain: %w", err)
 	}
-	if p.metrics, err = newMetrics(reg); err != nil {
+	if p.metrics, err = newMetrics(reg, p.store.db.Collectors()...); err != nil {
 		return nil, fmt.Errorf("verifier: metrics: %w", err)
 	}
 	if p.node, err = transport.Listen(transport.Config{Key: p.key, Listen: cfg.Listen, Logger: log}); err != nil {

@@ -103,6 +103,14 @@ func New(cfg Config, id *identity.Key, node *transport.Node, disc *discover.Clie
 	if err != nil {
 		return nil, fmt.Errorf("zkpay: open the payment ledger: %w", err)
 	}
+	if reg != nil {
+		for _, c := range db.Collectors() { // the ledger's disk-full figures
+			if err := reg.Register(c); err != nil {
+				db.Close()
+				return nil, fmt.Errorf("zkpay: metrics: %w", err)
+			}
+		}
+	}
 	p := &Payer{cfg: cfg, log: log, node: node, disc: disc, db: db, metrics: m, minerAddr: cfg.MinerAddr,
 		wallet: wallet.New(key, binding, cfg.Region, node, disc, cfg.Operator, nil)}
 	if p.minerAddr == nil {
