@@ -25,12 +25,17 @@ func BenchmarkSeal(b *testing.B) {
 // BenchmarkUnseal measures unsealing a 256 KiB piece (with its window) on
 // one core at the default parameters; BenchmarkUnsealParallel runs it on
 // every core, as a miner serving many requests does.
-func BenchmarkUnseal(b *testing.B) { benchUnseal(b, false) }
+func BenchmarkUnseal(b *testing.B) { benchUnseal(b, false, false) }
 
 // BenchmarkUnsealParallel is BenchmarkUnseal on every core.
-func BenchmarkUnsealParallel(b *testing.B) { benchUnseal(b, true) }
+func BenchmarkUnsealParallel(b *testing.B) { benchUnseal(b, true, false) }
 
-func benchUnseal(b *testing.B, parallel bool) {
+// BenchmarkUnsealReference is BenchmarkUnseal with the unsealing loop as
+// first written (unsealReference): the baseline of the decoder in
+// seal_decode.go, to be run in the same run as BenchmarkUnseal.
+func BenchmarkUnsealReference(b *testing.B) { benchUnseal(b, false, true) }
+
+func benchUnseal(b *testing.B, parallel, reference bool) {
 	data := randBytes(1, 4<<20)
 	id := NewReplicaID([]byte("miner"), [32]byte{1}, 0)
 	size := int64(len(data))
@@ -44,26 +49,36 @@ func benchUnseal(b *testing.B, parallel bool) {
 	const piece = 256 << 10
 	b.ResetTimer()
 	b.SetBytes(piece)
-	one := func(j int64) {
-		dst := make([]byte, piece) // the caller's buffer (a miner's pooled send buffer)
+	// dst is the caller's buffer (a miner's pooled send buffer), one per
+	// goroutine; read copies the replica bytes as a miner's pread does.
+	one := func(dst []byte, j int64) {
 		off := (j % 16) * piece
+		if reference {
+			unsealReference(dst, id, size, layers, off, rep)
+			return
+		}
 		if err := UnsealInto(dst, id, size, layers, off, read); err != nil {
 			b.Fatal(err)
 		}
 	}
+	cpu0 := cpuTime()
 	if parallel {
 		b.RunParallel(func(pb *testing.PB) {
+			dst := make([]byte, piece)
 			for j := int64(0); pb.Next(); j++ {
-				one(j)
+				one(dst, j)
 			}
 		})
-		return
+	} else {
+		dst := make([]byte, piece)
+		j := int64(0)
+		for b.Loop() {
+			one(dst, j)
+			j++
+		}
 	}
-	j := int64(0)
-	for b.Loop() {
-		one(j)
-		j++
-	}
+	// Per CPU-second: what one core unseals whatever the machine's load.
+	b.ReportMetric(float64(b.N)*piece/(cpuTime()-cpu0).Seconds()/1e6, "MB/cpu-s")
 }
 
 // benchFixture is a default-sized replica (4 MiB, 256 KiB pieces, default params).
