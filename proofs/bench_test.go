@@ -1,9 +1,11 @@
 package proofs
 
 import (
+	"os"
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // BenchmarkSeal measures sealing throughput on one core (sealing is one
@@ -190,5 +192,43 @@ func BenchmarkPoRepVerify(b *testing.B) {
 		if err := VerifyPoRep(f.rep, [32]byte{3}, Params{}, proof); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkReplicaRead reads a piece's unsealing window (256 KiB and one
+// block before it) from a replica file in the page cache, into a buffer
+// aligned to the page (file offset 16 bytes before a page boundary: the
+// kernel copies across mismatched alignments) and into one aligned like
+// the file offset, as windowBuf does.
+func BenchmarkReplicaRead(b *testing.B) {
+	f, err := os.CreateTemp(b.TempDir(), "replica")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(randBytes(2, 4<<20)); err != nil {
+		b.Fatal(err)
+	}
+	const piece = 256 << 10
+	for _, c := range []struct {
+		name    string
+		aligned bool
+	}{{"page-aligned-buffer", false}, {"buffer-aligned-with-file", true}} {
+		b.Run(c.name, func(b *testing.B) {
+			raw := make([]byte, piece+BlockSize+2*pageSize)
+			addr := int(uintptr(unsafe.Pointer(&raw[0])) % pageSize)
+			start := (pageSize - addr) % pageSize // page-aligned
+			if c.aligned {
+				start += pageSize - BlockSize // the file offset's remainder
+			}
+			buf := raw[start : start+piece+BlockSize]
+			b.SetBytes(int64(len(buf)))
+			for j := 1; b.Loop(); j++ {
+				off := int64(j%15+1)*piece - BlockSize
+				if _, err := f.ReadAt(buf, off); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

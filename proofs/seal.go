@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sync"
+	"unsafe"
 
 	"github.com/ppstore/ppstore/shard"
 )
@@ -314,6 +315,30 @@ func unsealLayers(s *sealer, top, bottom int, lo int64, buf []byte) (a, b int64)
 // serving a piece allocates and zeroes nothing.
 var windowPool sync.Pool
 
+// pageSize is the alignment windowBuf keeps between a window in memory and
+// its offset in the replica file.
+const pageSize = 4096
+
+// windowBuf returns a pooled buffer of n bytes whose address has the same
+// remainder modulo the page size as roff, the replica offset it will be
+// read from, and the pooled slice to put back. A window starts a block or
+// two before a piece, so a buffer aligned to the page would take the file's
+// bytes at 16 bytes past a page boundary: the kernel's copy from the page
+// cache then runs 7-8 times slower on this machine (1.4-1.9 GB/s against
+// 12-16 GB/s for 256 KiB, measured with pread), which cost a get from
+// sealed replicas more than the unsealing itself.
+func windowBuf(n int, roff int64) ([]byte, *[]byte) {
+	bp, _ := windowPool.Get().(*[]byte)
+	if bp == nil || cap(*bp) < n+pageSize {
+		nb := make([]byte, n+pageSize)
+		bp = &nb
+	}
+	b := (*bp)[:cap(*bp)]
+	addr := int(uintptr(unsafe.Pointer(&b[0])) % pageSize)
+	start := (int(roff%pageSize) - addr + pageSize) % pageSize
+	return b[start : start+n], bp
+}
+
 // UnsealInto fills dst with the shard's data bytes [off, off+len(dst))
 // read from a sealed replica, like UnsealRange but without allocating.
 func UnsealInto(dst []byte, id ReplicaID, size int64, layers int, off int64, read func(p []byte, roff int64) error) error {
@@ -326,14 +351,8 @@ func UnsealInto(dst []byte, id ReplicaID, size int64, layers int, off int64, rea
 	}
 	a, b := off/BlockSize, (off+length+BlockSize-1)/BlockSize
 	lo, hi := Window(a, b, Blocks(size), layers)
-	n := int((hi - lo) * BlockSize)
-	bp, _ := windowPool.Get().(*[]byte)
-	if bp == nil || cap(*bp) < n {
-		nb := make([]byte, n)
-		bp = &nb
-	}
+	buf, bp := windowBuf(int((hi-lo)*BlockSize), lo*BlockSize)
 	defer windowPool.Put(bp)
-	buf := (*bp)[:n]
 	if err := read(buf, lo*BlockSize); err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"testing"
+	"unsafe"
 )
 
 // unsealReference is the unsealing loop as first written (before
@@ -146,6 +147,21 @@ func TestUnsealIntoWholeBlocks(t *testing.T) {
 			if !bytes.Equal(ref, got) {
 				t.Fatalf("layers %d: the reference unsealing of (%d, %d) differs", layers, off, n)
 			}
+		}
+	}
+}
+
+func TestWindowBufFollowsTheFileOffset(t *testing.T) {
+	for _, roff := range []int64{0, 16, 4080, 4096, 262128, 1<<20 - 32, 12345 * 16} {
+		for _, n := range []int{16, 4096, 256<<10 + 16, 256<<10 + 48} {
+			b, bp := windowBuf(n, roff)
+			if len(b) != n {
+				t.Fatalf("windowBuf(%d, %d) has %d bytes", n, roff, len(b))
+			}
+			if got := int64(uintptr(unsafe.Pointer(&b[0])) % pageSize); got != roff%pageSize {
+				t.Fatalf("windowBuf(%d, %d) starts at %d past a page, want %d", n, roff, got, roff%pageSize)
+			}
+			windowPool.Put(bp)
 		}
 	}
 }
