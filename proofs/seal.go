@@ -323,10 +323,10 @@ const pageSize = 4096
 // remainder modulo the page size as roff, the replica offset it will be
 // read from, and the pooled slice to put back. A window starts a block or
 // two before a piece, so a buffer aligned to the page would take the file's
-// bytes at 16 bytes past a page boundary: the kernel's copy from the page
-// cache then runs 7-8 times slower on this machine (1.4-1.9 GB/s against
-// 12-16 GB/s for 256 KiB, measured with pread), which cost a get from
-// sealed replicas more than the unsealing itself.
+// bytes at 16 bytes before a page boundary: the kernel's copy from the
+// page cache then ran 7-8 times slower on the development machine
+// (BenchmarkReplicaRead: 1.0-1.8 GB/s against 7.5-13.8 GB/s), a third of
+// what serving from a sealed replica cost beyond the plain read.
 func windowBuf(n int, roff int64) ([]byte, *[]byte) {
 	bp, _ := windowPool.Get().(*[]byte)
 	if bp == nil || cap(*bp) < n+pageSize {
