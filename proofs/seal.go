@@ -325,8 +325,8 @@ const pageSize = 4096
 // two before a piece, so a buffer aligned to the page would take the file's
 // bytes at 16 bytes before a page boundary: the kernel's copy from the
 // page cache then ran 7-8 times slower on the development machine
-// (BenchmarkReplicaRead: 1.0-1.8 GB/s against 7.5-13.8 GB/s), a third of
-// what serving from a sealed replica cost beyond the plain read.
+// (BenchmarkReplicaRead: 1.0-1.8 GB/s against 7.5-13.8 GB/s), on every
+// piece served from a sealed replica.
 func windowBuf(n int, roff int64) ([]byte, *[]byte) {
 	bp, _ := windowPool.Get().(*[]byte)
 	if bp == nil || cap(*bp) < n+pageSize {
