@@ -49,6 +49,14 @@ type Config struct {
 	// region verifier's (zero fields: the defaults of package proofs).
 	Proofs proofs.Params `toml:"proofs"`
 
+	// BenchKeepUnsealed is for benchmarks only: the miner never seals, so
+	// it keeps every shard as stored, serves pieces without unsealing and
+	// proves nothing to the verifier (which therefore never pays it). It
+	// is the baseline of bench/sealedget.sh, which compares a get from
+	// sealed replicas with the same get from these. A real miner leaves it
+	// unset.
+	BenchKeepUnsealed bool `toml:"bench_keep_unsealed"`
+
 	// Knobs for tests; zero means the defaults below.
 	dialTimeout    time.Duration   // connecting to the next miner of a chain
 	idleTimeout    time.Duration   // longest pause between two pieces of an upload

@@ -152,7 +152,10 @@ func (p *Peer) Run(ctx context.Context) error {
 	g.Go(func() error { return p.register(gctx) })
 	g.Go(func() error { return p.runLeases(gctx) })
 	g.Go(func() error { return p.access.run(gctx) })
-	if !p.cfg.sealOff {
+	if p.cfg.BenchKeepUnsealed {
+		p.log.Warn("bench_keep_unsealed is set: this miner never seals or proves its replicas (a benchmark baseline, not a real miner)")
+	}
+	if !p.cfg.sealOff && !p.cfg.BenchKeepUnsealed {
 		g.Go(func() error { return p.sealer.Run(gctx) })
 	}
 	return g.Wait()

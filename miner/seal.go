@@ -290,6 +290,9 @@ func (sl *sealer) Run(ctx context.Context) error {
 // is sequential: one core per shard), and drops the sealing records of
 // shards no longer stored.
 func (sl *sealer) RunOnce(ctx context.Context) error {
+	if sl.p.cfg.BenchKeepUnsealed {
+		return nil // a benchmark's baseline miner keeps its shards unsealed
+	}
 	st := sl.p.store
 	st.mu.Lock()
 	var todo []shard.Digest
