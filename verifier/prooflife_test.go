@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	cid "github.com/ipfs/go-cid"
 	"github.com/ppstore/ppstore/identity"
 	"github.com/ppstore/ppstore/proofs"
 	"github.com/ppstore/ppstore/shard"
@@ -273,4 +274,100 @@ func TestPoStResponsesAreSigned(t *testing.T) {
 	if len(mm) != 1 || mm[0].Miner != honest.key.ID() || mm[0].Recorded != VerdictPass {
 		t.Fatalf("record of another verifier: %v", mm)
 	}
+}
+
+// A replica the indexer no longer lists (its file was removed with ppstore
+// rm) is dropped when it comes up for repair: no copy is made and it is not
+// challenged again. While the indexer cannot be asked, it stays.
+func TestUnlistedReplicaIsDroppedNotRepaired(t *testing.T) {
+	a, b, c := newFakeMiner(t), newFakeMiner(t), newFakeMiner(t)
+	v := startVerifier(t, a, b, c)
+	v.index.mu.Lock()
+	v.index.all = false
+	v.index.mu.Unlock()
+	sa := a.seal(20<<10, 4<<10)
+	sb := b.sealData(sa.data, 4<<10)
+	v.index.commit(sa, a, b)
+	for _, p := range []struct {
+		m *fakeMiner
+		s *sealedShard
+	}{{a, sa}, {b, sb}} {
+		if _, err := p.m.prove(v.Addr(), p.s, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, m := range []*fakeMiner{a, b, c} {
+		m.mu.Lock()
+		m.source = func(shard.Digest) []byte { return sa.data }
+		m.mu.Unlock()
+	}
+	// The owner removes the file: the indexer forgets the shard and b,
+	// told to drop it, answers no more.
+	v.index.mu.Lock()
+	delete(v.index.holders, sa.c)
+	v.index.mu.Unlock()
+	b.mu.Lock()
+	b.cheat = func(r *proofs.PoStResponse) { r.Proofs[0].Openings[0].Leaf[0] ^= 1 }
+	b.mu.Unlock()
+	for i := 0; i < v.cfg.MissesToRepair; i++ {
+		v.round(t)
+	}
+	if r := recordedMiners(t, v)[b.key.ID()]; r == nil || r.Status != StatusRepairing {
+		t.Fatalf("b's record before RunRepairs: %+v", r)
+	}
+	if err := v.RunRepairs(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	copied := c.held[sa.c] != nil
+	c.mu.Unlock()
+	if copied {
+		t.Fatal("a replica of a removed file was repaired onto another miner")
+	}
+	got := recordedMiners(t, v)
+	if got[b.key.ID()] != nil {
+		t.Fatal("the unlisted replica is still recorded (and challenged)")
+	}
+	if got[a.key.ID()] == nil {
+		t.Fatal("a replica that did not come up for repair was dropped")
+	}
+	_, rec := v.round(t)
+	if vs := verdictsOf(rec, b.key.ID()); len(vs) != 0 {
+		t.Fatalf("the dropped replica was challenged again: %v", vs)
+	}
+}
+
+// An indexer that cannot be asked leaves a repairing replica recorded and
+// the error is reported.
+func TestUnreachableIndexLeavesTheRepairingReplica(t *testing.T) {
+	a, b := newFakeMiner(t), newFakeMiner(t)
+	v := startVerifier(t, a, b)
+	sa := a.seal(20<<10, 4<<10)
+	if _, err := a.prove(v.Addr(), sa, nil); err != nil {
+		t.Fatal(err)
+	}
+	a.mu.Lock()
+	a.cheat = func(r *proofs.PoStResponse) { r.Proofs[0].Openings[0].Leaf[0] ^= 1 }
+	a.mu.Unlock()
+	for i := 0; i < v.cfg.MissesToRepair; i++ {
+		v.round(t)
+	}
+	v.SetIndex(downIndex{})
+	if err := v.RunRepairs(context.Background()); err == nil || !errors.Is(err, wire.ErrUnavailable) {
+		t.Fatalf("RunRepairs with the indexer down: %v, want ErrUnavailable", err)
+	}
+	if r := recordedMiners(t, v)[a.key.ID()]; r == nil || r.Status != StatusRepairing {
+		t.Fatalf("record after a failed ask: %+v", r)
+	}
+}
+
+// downIndex is an indexer that cannot be reached.
+type downIndex struct{}
+
+func (downIndex) Proven(context.Context, cid.Cid, identity.PeerID, uint64) error {
+	return wire.Errorf(wire.CodeUnavailable, "indexer unreachable")
+}
+
+func (downIndex) Replace(context.Context, cid.Cid, identity.PeerID, identity.PeerID, uint64) error {
+	return wire.Errorf(wire.CodeUnavailable, "indexer unreachable")
 }

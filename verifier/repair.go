@@ -65,6 +65,12 @@ func (p *Peer) RunRepairs(ctx context.Context) error {
 			}
 			p.log.Warn("repair not proven in time; trying another miner", "shard", r.Shard, "failing", r.Miner.Short(), "target", r.RepairTo.Short(), "since", r.RepairAt)
 		}
+		if gone, err := p.unindexed(ctx, r); err != nil {
+			errs = append(errs, err)
+			continue
+		} else if gone {
+			continue
+		}
 		if addrs == nil {
 			if addrs, err = p.minerAddrs(ctx); err != nil {
 				return fmt.Errorf("verifier: repair: listing the miners: %w", err)
@@ -76,6 +82,32 @@ func (p *Peer) RunRepairs(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// unindexed asks the indexer whether it still lists r (a Proven report of
+// r's PoRep epoch again, which changes nothing when it does) and, when it
+// does not (its file was removed with ppstore rm, or the replica was
+// reclaimed or replaced), drops r's record: the replica is no longer wanted,
+// so it is neither repaired nor challenged again. Errors other than those
+// two answers (an unreachable indexer) leave r as it is.
+func (p *Peer) unindexed(ctx context.Context, r *ReplicaState) (bool, error) {
+	if p.index == nil || r.Proven == 0 {
+		return false, nil
+	}
+	err := p.index.Proven(ctx, r.Shard, r.Miner, r.Proven)
+	switch {
+	case err == nil:
+		return false, nil
+	case errors.Is(err, wire.ErrNotCommitted), errors.Is(err, wire.ErrNotHolder):
+		if err := p.store.finishRepair(r, nil); err != nil {
+			return false, fmt.Errorf("verifier: drop the unlisted replica of %v: %w", r.Shard, err)
+		}
+		p.log.Info("replica no longer listed at the indexer (file removed, or replica reclaimed): no repair, no more challenges",
+			"shard", r.Shard, "miner", r.Miner.Short())
+		return true, nil
+	default:
+		return false, fmt.Errorf("verifier: repair of %v: asking the indexer whether it still lists the replica: %w", r.Shard, err)
+	}
 }
 
 // repair sends one repair of bad and records its target in taken and bad.
