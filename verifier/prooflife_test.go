@@ -70,20 +70,7 @@ func TestRepairReplacesTheFailingReplicaOnceProven(t *testing.T) {
 	c, d := newFakeMiner(t), newFakeMiner(t)
 	miners := []*fakeMiner{a, b, c, d}
 	v := startVerifier(t, miners...)
-	v.index.mu.Lock()
-	v.index.all = false
-	v.index.mu.Unlock()
-	sa := a.seal(20<<10, 4<<10)
-	sb := b.sealData(sa.data, 4<<10)
-	v.index.commit(sa, a, b)
-	for _, p := range []struct {
-		m *fakeMiner
-		s *sealedShard
-	}{{a, sa}, {b, sb}} {
-		if _, err := p.m.prove(v.Addr(), p.s, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	sa := provenOnTwo(t, v, a, b)
 	for _, m := range miners {
 		m.mu.Lock()
 		m.source = func(root shard.Digest) []byte {
@@ -282,20 +269,7 @@ func TestPoStResponsesAreSigned(t *testing.T) {
 func TestUnlistedReplicaIsDroppedNotRepaired(t *testing.T) {
 	a, b, c := newFakeMiner(t), newFakeMiner(t), newFakeMiner(t)
 	v := startVerifier(t, a, b, c)
-	v.index.mu.Lock()
-	v.index.all = false
-	v.index.mu.Unlock()
-	sa := a.seal(20<<10, 4<<10)
-	sb := b.sealData(sa.data, 4<<10)
-	v.index.commit(sa, a, b)
-	for _, p := range []struct {
-		m *fakeMiner
-		s *sealedShard
-	}{{a, sa}, {b, sb}} {
-		if _, err := p.m.prove(v.Addr(), p.s, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	sa := provenOnTwo(t, v, a, b)
 	for _, m := range []*fakeMiner{a, b, c} {
 		m.mu.Lock()
 		m.source = func(shard.Digest) []byte { return sa.data }
@@ -370,4 +344,25 @@ func (downIndex) Proven(context.Context, cid.Cid, identity.PeerID, uint64) error
 
 func (downIndex) Replace(context.Context, cid.Cid, identity.PeerID, identity.PeerID, uint64) error {
 	return wire.Errorf(wire.CodeUnavailable, "indexer unreachable")
+}
+
+// provenOnTwo makes v's index check reports, seals one shard on a and b,
+// commits it with both as holders and proves both replicas.
+func provenOnTwo(t *testing.T, v *testVerifier, a, b *fakeMiner) *sealedShard {
+	t.Helper()
+	v.index.mu.Lock()
+	v.index.all = false
+	v.index.mu.Unlock()
+	sa := a.seal(20<<10, 4<<10)
+	sb := b.sealData(sa.data, 4<<10)
+	v.index.commit(sa, a, b)
+	for _, p := range []struct {
+		m *fakeMiner
+		s *sealedShard
+	}{{a, sa}, {b, sb}} {
+		if _, err := p.m.prove(v.Addr(), p.s, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return sa
 }
