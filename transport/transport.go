@@ -244,6 +244,14 @@ func (n *Node) serveConn(ctx context.Context, conn *quic.Conn) {
 		n.mu.Lock()
 		delete(n.inbound, conn)
 		n.mu.Unlock()
+		// Leaving while the connection lives means the node is stopping (ctx
+		// is done): tell the peer now. Close would no longer find the
+		// connection in inbound, and closing the QUIC transport drops
+		// connections silently, so the peer would keep a dead connection in
+		// its pool until its idle timeout.
+		if conn.Context().Err() == nil {
+			conn.CloseWithError(0, "closing")
+		}
 	}()
 	peer, err := peerOf(conn)
 	if err != nil {
@@ -362,8 +370,16 @@ func (n *Node) conn(ctx context.Context, to wire.NodeAddr) (*quic.Conn, error) {
 		}
 		if c, ok := n.conns[to.Peer]; ok {
 			if c.Context().Err() == nil {
+				if c.RemoteAddr().String() == to.Addr {
+					n.mu.Unlock()
+					return c, nil
+				}
 				n.mu.Unlock()
-				return c, nil
+				if sameUDPAddr(c.RemoteAddr(), to.Addr) {
+					return c, nil
+				}
+				n.retire(to.Peer, c)
+				continue
 			}
 			delete(n.conns, to.Peer)
 		}
@@ -466,6 +482,27 @@ func (n *Node) Open(ctx context.Context, to wire.NodeAddr) (*Stream, error) {
 	}
 	s.SetDeadline(dl)
 	return s, nil
+}
+
+// sameUDPAddr reports whether addr names the UDP address a. A name that does
+// not resolve is not the same.
+func sameUDPAddr(a net.Addr, addr string) bool {
+	u, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		return false
+	}
+	ua, ok := a.(*net.UDPAddr)
+	return ok && ua.IP.Equal(u.IP) && ua.Port == u.Port
+}
+
+// retire takes the pooled connection c to peer p out of the pool because the
+// caller now reaches p at another address: p restarted elsewhere, possibly
+// after dying without a word, and c would only fail at its idle timeout. c
+// still carries the requests already on it, and is closed once they have had
+// RequestTimeout to finish.
+func (n *Node) retire(p identity.PeerID, c *quic.Conn) {
+	n.forget(p, c)
+	time.AfterFunc(n.cfg.RequestTimeout, func() { c.CloseWithError(0, "peer moved") })
 }
 
 func (n *Node) forget(p identity.PeerID, c *quic.Conn) {

@@ -501,3 +501,129 @@ func TestDialFailureIsPerAddress(t *testing.T) {
 		t.Fatalf("open at the stale address: %v, want ErrUnreachable", err)
 	}
 }
+
+// pooled returns cli's pooled connection to p, or nil.
+func pooled(cli *Node, p identity.PeerID) interface{ Context() context.Context } {
+	cli.mu.Lock()
+	defer cli.mu.Unlock()
+	if c, ok := cli.conns[p]; ok {
+		return c
+	}
+	return nil
+}
+
+// A node stopped by cancelling Serve's context (how every daemon stops) tells
+// the peers connected to it, so none keeps a dead connection in its pool until
+// the idle timeout. Before the fix the connection handlers returned on the
+// cancellation first, Close no longer saw their connections, and closing the
+// QUIC transport dropped them without a word.
+func TestServeCancelTellsConnectedPeers(t *testing.T) {
+	for round := range 20 { // the race was between two goroutines: try it a few times
+		k, _ := identity.Generate()
+		srv, err := Listen(Config{Key: k, IdleTimeout: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv.Handle(wire.TypePing, Ping(wire.RoleMiner))
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- srv.Serve(ctx) }()
+		cli, err := Listen(Config{Key: identity.FromSeed(make([]byte, 32)), IdleTimeout: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cli.Call(context.Background(), srv.Self(), &wire.Ping{}, &wire.Pong{}); err != nil {
+			t.Fatal(err)
+		}
+		c := pooled(cli, k.ID())
+		if c == nil {
+			t.Fatal("no pooled connection after a call")
+		}
+		cancel()
+		if err := testutil.RecvWithin(t, done, testutil.Wait, "Serve to return after its context was cancelled"); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-c.Context().Done():
+		case <-time.After(testutil.Wait):
+			t.Fatalf("round %d: the client's connection to a stopped node is still open after %v (idle timeout a minute)", round, testutil.Wait)
+		}
+		cli.Close()
+	}
+}
+
+// A peer that died without a word (no CONNECTION_CLOSE reached us) and came
+// back with the same key at another address is reached there at once: the
+// pooled connection to its old address is not used for the new one, which
+// would only fail at the idle timeout.
+func TestPeerBackAtAnotherAddressAfterSilentDeath(t *testing.T) {
+	k, _ := identity.Generate()
+	srv, err := Listen(Config{Key: k, IdleTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Handle(wire.TypePing, Ping(wire.RoleMiner))
+	go srv.Serve(context.Background())
+	cli, err := Listen(Config{Key: identity.FromSeed(make([]byte, 32)), IdleTimeout: time.Minute, RequestTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	old := srv.Self()
+	if err := cli.Call(context.Background(), old, &wire.Ping{}, &wire.Pong{}); err != nil {
+		t.Fatal(err)
+	}
+	stale := pooled(cli, k.ID())
+	// Silent death: the socket goes first, so no close can be sent.
+	srv.udp.Close()
+	srv.Close()
+
+	srv2, err := Listen(Config{Key: k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv2.Close()
+	srv2.Handle(wire.TypePing, Ping(wire.RoleMiner))
+	go srv2.Serve(context.Background())
+	if srv2.Self().Addr == old.Addr {
+		t.Skip("the restarted peer got its old port back; TestPeerRestartOnSamePortIsRedialled covers that")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := cli.Call(ctx, srv2.Self(), &wire.Ping{}, &wire.Pong{}); err != nil {
+		t.Fatalf("call to the peer at its new address: %v", err)
+	}
+	if c := pooled(cli, k.ID()); c == nil || c == stale {
+		t.Fatal("the pool still holds the connection to the old address")
+	}
+	// The retired connection is closed once its requests have had their time.
+	select {
+	case <-stale.Context().Done():
+	case <-time.After(testutil.Wait):
+		t.Fatalf("the retired connection is still open %v later", testutil.Wait)
+	}
+}
+
+// The same address spelled another way is the same connection, not a move.
+func TestAddressSpelledAnotherWayKeepsTheConnection(t *testing.T) {
+	srv := newNode(t, echoHandlers())
+	cli := newNode(t, nil)
+	if err := cli.Call(context.Background(), srv.Self(), &wire.Ping{}, &wire.Pong{}); err != nil {
+		t.Fatal(err)
+	}
+	first := pooled(cli, srv.ID())
+	_, port, _ := net.SplitHostPort(srv.Self().Addr)
+	other := wire.NodeAddr{Peer: srv.ID(), Addr: net.JoinHostPort("localhost", port)}
+	if sameUDPAddr(srv.Addr(), other.Addr) == false {
+		t.Skipf("localhost does not resolve to %v here", srv.Addr())
+	}
+	if err := cli.Call(context.Background(), other, &wire.Ping{}, &wire.Pong{}); err != nil {
+		t.Fatal(err)
+	}
+	if pooled(cli, srv.ID()) != first {
+		t.Fatal("the same address written as a name replaced the pooled connection")
+	}
+	if n := cli.dials.Load(); n != 1 {
+		t.Fatalf("%d dials, want 1", n)
+	}
+}
