@@ -14,7 +14,7 @@ import (
 
 // CircuitVersion changes whenever the circuit's constraints change; cached
 // keys are kept per version (see Params.Version).
-const CircuitVersion = 1
+const CircuitVersion = 2
 
 // Circuit proves that applying a batch of transfers to the account tree with
 // root PrevRoot gives the tree with root NewRoot, and that the transfers are
@@ -27,6 +27,12 @@ const CircuitVersion = 1
 // with the same path; the receiver's leaf holds the named key (or the slot is
 // empty and the account opens with zero balance and nonce); its new balance
 // fits 64 bits; its new leaf gives the next root.
+//
+// Every value packed into one field element (a leaf's index, balance and
+// nonce; a transfer's indexes, amount and nonce) is range-checked where the
+// circuit reads it, so each packing has one reading: without that a prover
+// could read a leaf as a larger balance and a wrapped nonce (version 1 of
+// this circuit allowed it; TestCircuitRefuses has the two witnesses).
 //
 // Public inputs, in order: PrevRoot, NewRoot, Commitment.
 type Circuit struct {
@@ -103,7 +109,11 @@ func (c *Circuit) Define(api frontend.API) error {
 		}
 		fromBits := api.ToBinary(tx.From, c.Depth)
 		toBits := api.ToBinary(tx.To, c.Depth)
-		api.ToBinary(tx.Amount, 64)
+		// The fields packed into leaves and into the signed message: each
+		// in range, so that every packing is injective.
+		for _, v := range []frontend.Variable{tx.Amount, tx.Nonce, tx.FromBalance, tx.ToBalance, tx.ToNonce} {
+			api.ToBinary(v, 64)
+		}
 
 		// The transfer's hash, the signed message and the commitment.
 		toKeyHash := p.Compress(tx.ToKey.X, tx.ToKey.Y)
@@ -114,6 +124,7 @@ func (c *Circuit) Define(api frontend.API) error {
 
 		// Signature by the key the sender's leaf holds.
 		curve.AssertIsOnCurve(tx.Sig.R)
+		curve.AssertIsOnCurve(tx.FromKey.A)
 		if err := eddsa.Verify(curve, tx.Sig, msg, tx.FromKey, hash.NewMerkleDamgardHasher(api, p, 0)); err != nil {
 			return fmt.Errorf("rollup circuit: %w", err)
 		}

@@ -1,7 +1,10 @@
 package rollup
 
 import (
+	"math/big"
 	"testing"
+
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 
 	"github.com/consensys/gnark-crypto/ecc"
 	"github.com/consensys/gnark/test"
@@ -114,6 +117,36 @@ func TestCircuitRefuses(t *testing.T) {
 			st := f.transfer("alice", "op", 10, 0)
 			return []TxWitness{f.forceApply(st, f.honest(st))}, func(c *Circuit) { c.Commitment = 12345 }
 		}},
+		// The leaf packs index + balance·2^32 + nonce·2^96 into one field
+		// element. Read as balance + 2^64 and nonce − 1 it is the same
+		// element: with the old nonce signed again the sender could spend
+		// 2^64 it never had (circuit version 1 accepted this witness).
+		{"sender leaf read as a larger balance and a smaller nonce", func(f *fixture) ([]TxWitness, func(*Circuit)) {
+			first := f.apply(f.transfer("alice", "op", 10, 0)) // alice: balance 90, nonce 1
+			st := f.transfer("alice", "op", 500, 0)            // nonce 0 signed again
+			c := f.honest(st)
+			c.wide = &wideClaim{toBal: elemU(1010)}
+			c.wide.fromBal.SetBigInt(new(big.Int).Add(big.NewInt(90), two64))
+			w := f.forceApply(st, c)
+			return []TxWitness{first, w}, c.wide.assign(1)
+		}},
+		// The receiver's leaf read as a larger balance and a wrapped nonce:
+		// an operator crediting any account with money nobody sent.
+		{"receiver leaf read as a larger balance and a wrapped nonce", func(f *fixture) ([]TxWitness, func(*Circuit)) {
+			st := f.transfer("alice", "op", 10, 0)
+			c := f.honest(st)
+			delta := new(big.Int).Lsh(big.NewInt(1), 40)
+			c.wide = &wideClaim{fromBal: elemU(100)}
+			c.wide.toBal.SetBigInt(new(big.Int).Add(big.NewInt(1000), delta))
+			// nonce' = 0 − δ·2^32/2^96 = −δ/2^64, so that bal'·2^32 + nonce'·2^96 = 1000·2^32.
+			var inv fr.Element
+			inv.SetBigInt(two64)
+			inv.Inverse(&inv)
+			var d fr.Element
+			d.SetBigInt(delta)
+			c.wide.toNonce.Mul(&d, &inv).Neg(&c.wide.toNonce)
+			return []TxWitness{f.forceApply(st, c)}, c.wide.assign(0)
+		}},
 		{"receiver balance overflow", func(f *fixture) ([]TxWitness, func(*Circuit)) {
 			st := f.transfer("alice", "rich", 10, 0)
 			return []TxWitness{f.forceApply(st, f.honest(st))}, nil
@@ -128,4 +161,10 @@ func TestCircuitRefuses(t *testing.T) {
 			}
 		})
 	}
+}
+
+func elemU(v uint64) fr.Element {
+	var e fr.Element
+	e.SetUint64(v)
+	return e
 }

@@ -104,16 +104,44 @@ type claim struct {
 	toNew     bool
 	toBal     uint64
 	toNonce   uint64
+	// wide, when set, replaces fromBal, toBal and toNonce with field
+	// elements that need not fit 64 bits: a prover reading a leaf's packing
+	// another way. The circuit's assignment then needs wide.assign.
+	wide *wideClaim
 }
 
-func fieldLeaf(t *testing.T, key PublicKey, index uint32, bal fr.Element, nonce uint64) fr.Element {
+// wideClaim is a claim's balances and nonce as field elements.
+type wideClaim struct{ fromBal, toBal, toNonce fr.Element }
+
+// assign puts the wide values of transfer i into the circuit's assignment.
+func (w *wideClaim) assign(i int) func(*Circuit) {
+	return func(c *Circuit) {
+		c.Txs[i].FromBalance = w.fromBal
+		c.Txs[i].ToBalance = w.toBal
+		c.Txs[i].ToNonce = w.toNonce
+	}
+}
+
+// wideOf is the claim's values as field elements.
+func (c claim) wideOf() wideClaim {
+	if c.wide != nil {
+		return *c.wide
+	}
+	var w wideClaim
+	w.fromBal.SetUint64(c.fromBal)
+	w.toBal.SetUint64(c.toBal)
+	w.toNonce.SetUint64(c.toNonce)
+	return w
+}
+
+func fieldLeaf(t *testing.T, key PublicKey, index uint32, bal, nonce fr.Element) fr.Element {
 	pk, err := key.point()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var idx, n, p fr.Element
+	var idx, p fr.Element
 	idx.SetUint64(uint64(index))
-	n.SetUint64(nonce)
+	n := nonce
 	var s32, s96 fr.Element
 	s32.SetBigInt(two32)
 	s96.SetBigInt(two96)
@@ -133,25 +161,27 @@ func (f *fixture) forceApply(st SignedTransfer, c claim) TxWitness {
 	if w.FromPath, err = s.Path(b, st.From); err != nil {
 		t.Fatal(err)
 	}
-	var bal, amt fr.Element
-	bal.SetUint64(c.fromBal)
+	wc := c.wideOf()
+	var amt, nonce fr.Element
 	amt.SetUint64(st.Amount)
+	nonce.SetUint64(st.Nonce + 1)
+	bal := wc.fromBal
 	bal.Sub(&bal, &amt)
-	if err := s.setLeaf(b, st.From, fieldLeaf(t, c.fromKey, st.From, bal, st.Nonce+1)); err != nil {
+	if err := s.setLeaf(b, st.From, fieldLeaf(t, c.fromKey, st.From, bal, nonce)); err != nil {
 		t.Fatal(err)
 	}
 	if w.ToPath, err = s.Path(b, st.To); err != nil {
 		t.Fatal(err)
 	}
-	bal.SetUint64(c.toBal)
+	bal = wc.toBal
 	bal.Add(&bal, &amt)
-	if err := s.setLeaf(b, st.To, fieldLeaf(t, st.ToKey, st.To, bal, c.toNonce)); err != nil {
+	if err := s.setLeaf(b, st.To, fieldLeaf(t, st.ToKey, st.To, bal, wc.toNonce)); err != nil {
 		t.Fatal(err)
 	}
 	w.RootAfter = f.root()
 	// Keep the account records in step when the claims are in range, so
 	// that honest() sees this transfer's effect.
-	if c.fromBal >= st.Amount && c.toBal+st.Amount >= c.toBal {
+	if c.wide == nil && c.fromBal >= st.Amount && c.toBal+st.Amount >= c.toBal {
 		if st.From == st.To {
 			f.put(Account{Index: st.From, Key: c.fromKey, Balance: c.fromBal, Nonce: st.Nonce + 1})
 		} else {
