@@ -5,7 +5,6 @@ import (
 	"io"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
-	"github.com/consensys/gnark-crypto/ecc/bn254/fr/poseidon2"
 	"github.com/consensys/gnark-crypto/ecc/bn254/twistededwards/eddsa"
 )
 
@@ -168,7 +167,7 @@ func (k *PrivateKey) SignDigest(digest [32]byte) ([SignatureSize]byte, error) {
 	e.SetBytes(digest[:])
 	m := e.Bytes()
 	var out [SignatureSize]byte
-	sig, err := k.k.Sign(m[:], poseidon2.NewMerkleDamgardHasher())
+	sig, err := k.k.Sign(m[:], &sigHasher{})
 	if err != nil {
 		return out, fmt.Errorf("rollup: sign: %w", err)
 	}
@@ -186,7 +185,7 @@ func (p PublicKey) VerifyDigest(digest [32]byte, sig [SignatureSize]byte) error 
 	var e fr.Element
 	e.SetBytes(digest[:])
 	m := e.Bytes()
-	ok, err := pk.Verify(sig[:], m[:], poseidon2.NewMerkleDamgardHasher())
+	ok, err := pk.Verify(sig[:], m[:], &sigHasher{})
 	if err != nil || !ok {
 		return fmt.Errorf("%w: digest signature", ErrBadSignature)
 	}

@@ -1,6 +1,10 @@
 package rollup
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+)
 
 // BatchVersion is the version byte of batch data.
 const BatchVersion = 1
@@ -39,7 +43,7 @@ func DecodeBatch(b []byte) (BatchData, error) {
 		return BatchData{}, fmt.Errorf("%w: batch data version %d, want %d", ErrMalformed, b[0], BatchVersion)
 	}
 	d := BatchData{Depth: int(b[1])}
-	if d.Depth < 1 || d.Depth > 32 {
+	if err := checkDepth(d.Depth); err != nil {
 		return BatchData{}, fmt.Errorf("%w: batch data names tree depth %d", ErrMalformed, d.Depth)
 	}
 	copy(d.RegionTag[:], b[2:34])
@@ -76,11 +80,11 @@ func (d BatchData) Commitment() ([32]byte, error) {
 		return [32]byte{}, err
 	}
 	for i, t := range d.Transfers {
-		h, err := t.hash()
+		packed, tk, err := t.parts()
 		if err != nil {
 			return [32]byte{}, fmt.Errorf("transfer %d: %w", i, err)
 		}
-		c = compress(c, h)
+		c = compress4([4]fr.Element{c, packed, tk, {}})
 	}
 	return c.Bytes(), nil
 }

@@ -161,6 +161,9 @@ func (f *fixture) forceApply(st SignedTransfer, c claim) TxWitness {
 	if w.FromPath, err = s.Path(b, st.From); err != nil {
 		t.Fatal(err)
 	}
+	if w.Cap, err = s.Cap(b); err != nil {
+		t.Fatal(err)
+	}
 	wc := c.wideOf()
 	var amt, nonce fr.Element
 	amt.SetUint64(st.Amount)

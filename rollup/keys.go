@@ -21,22 +21,22 @@ import (
 // Params fix one circuit: the tree's depth and the number of transfers per
 // batch. Each Params has its own keys.
 type Params struct {
-	Depth     int // tree depth, 1..32 (2^Depth accounts)
+	Depth     int // index bits of the 4-ary tree: even, 2..32 (2^Depth accounts)
 	BatchSize int // transfers per batch, 1..MaxBatch
 }
 
 // DefaultParams is what the zkstore daemon uses unless configured: a tree of
-// 2^20 accounts and batches of 21 transfers, the most whose 502,574
-// constraints fit a proving domain of 2^19 (a 22nd transfer would double the
-// domain, and with it the FFTs and the quotient's MSM). Prover CPU per
-// transfer measured the same at batches of 8 and 21, so a larger batch would
-// only add latency (figures in docs/BENCHMARKS.md).
-var DefaultParams = Params{Depth: 20, BatchSize: 21}
+// 2^20 accounts and batches of 31 transfers, the most that fit a proving
+// domain of 2^19 (11,091 constraints per batch for the cap and 16,377 per
+// transfer at circuit version 3: 518,778 of 524,288). A 32nd transfer would
+// double the domain, and with it the FFTs and the quotient's MSM. Figures in
+// docs/BENCHMARKS.md.
+var DefaultParams = Params{Depth: 20, BatchSize: 31}
 
 // Validate checks the ranges.
 func (p Params) Validate() error {
-	if p.Depth < 1 || p.Depth > 32 {
-		return fmt.Errorf("rollup: tree depth %d out of 1..32", p.Depth)
+	if err := checkDepth(p.Depth); err != nil {
+		return err
 	}
 	if p.BatchSize < 1 || p.BatchSize > MaxBatch {
 		return fmt.Errorf("rollup: batch size %d out of 1..%d", p.BatchSize, MaxBatch)
@@ -203,7 +203,7 @@ func Assign(p Params, regionTag [32]byte, ws []TxWitness) (*Circuit, BatchData, 
 	c := NewCircuit(p.Depth, p.BatchSize)
 	data := BatchData{Depth: p.Depth, RegionTag: regionTag, Transfers: make([]Transfer, len(ws))}
 	for i, w := range ws {
-		if len(w.FromPath) != p.Depth || len(w.ToPath) != p.Depth {
+		if len(w.FromPath) != PathLen(p.Depth) || len(w.ToPath) != PathLen(p.Depth) {
 			return nil, BatchData{}, fmt.Errorf("%w: transfer %d has paths for another depth", ErrBadWitness, i)
 		}
 		if i > 0 && w.RootBefore != ws[i-1].RootAfter {
@@ -234,10 +234,29 @@ func Assign(p Params, regionTag [32]byte, ws []TxWitness) (*Circuit, BatchData, 
 			tv.ToNew = 1
 		}
 		tv.ToBalance, tv.ToNonce = w.ToBalance, w.ToNonce
-		for l := 0; l < p.Depth; l++ {
+		for l := range tv.FromPath {
 			tv.FromPath[l] = elem(w.FromPath[l])
 			tv.ToPath[l] = elem(w.ToPath[l])
 		}
+	}
+	// The cap before the batch: it must hash to the first transfer's root.
+	if len(ws[0].Cap) != capSize(p.Depth) {
+		return nil, BatchData{}, fmt.Errorf("%w: the first transfer's cap has %d nodes, want %d", ErrBadWitness, len(ws[0].Cap), capSize(p.Depth))
+	}
+	capNodes := make([]fr.Element, len(ws[0].Cap))
+	for i, n := range ws[0].Cap {
+		capNodes[i] = elem(n)
+		c.Cap[i] = capNodes[i]
+	}
+	for len(capNodes) > 1 {
+		next := make([]fr.Element, len(capNodes)/4)
+		for i := range next {
+			next[i] = compress4([4]fr.Element(capNodes[4*i : 4*i+4]))
+		}
+		capNodes = next
+	}
+	if capNodes[0].Bytes() != ws[0].RootBefore {
+		return nil, BatchData{}, fmt.Errorf("%w: the first transfer's cap does not hash to its root", ErrBadWitness)
 	}
 	com, err := data.Commitment()
 	if err != nil {

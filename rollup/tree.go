@@ -12,9 +12,13 @@ import (
 // database can hold several trees (the zkstore daemon keeps the tree with
 // every accepted transfer and the tree of the last proven batch).
 //
+// The tree is 4-ary: an index of Depth bits (Depth even) names a leaf, and
+// the tree has Depth/2 levels of nodes above the leaves, each node C4 of its
+// four children (package doc).
+//
 // Keys, after the prefix:
 //
-//	'n' level(1) index(4 BE)  → 32-byte node (level 0 = leaves, Depth = root);
+//	'n' level(1) index(4 BE)  → 32-byte node (level 0 = leaves, Depth/2 = root);
 //	                             a missing node is the empty subtree's hash
 //	'a' index(4 BE)           → account: key(32) | balance u64 | nonce u64
 //	'k' key(32)               → index(4 BE)
@@ -25,27 +29,47 @@ import (
 // update in the same synced batch as its own records.
 type State struct {
 	prefix byte
-	depth  int
+	depth  int          // index bits
+	levels int          // depth/2
 	zero   []fr.Element // zero[l]: hash of an empty subtree of height l
 }
 
-// NewState describes the tree of depth depth (1..32) under prefix.
+// NewState describes the tree of depth depth (an even number of index bits,
+// 2..32) under prefix.
 func NewState(prefix byte, depth int) *State {
-	if depth < 1 || depth > 32 {
-		panic(fmt.Sprintf("rollup: tree depth %d out of 1..32", depth))
+	if err := checkDepth(depth); err != nil {
+		panic(err)
 	}
-	s := &State{prefix: prefix, depth: depth, zero: make([]fr.Element, depth+1)}
-	for l := 1; l <= depth; l++ {
-		s.zero[l] = compress(s.zero[l-1], s.zero[l-1])
+	s := &State{prefix: prefix, depth: depth, levels: depth / 2, zero: make([]fr.Element, depth/2+1)}
+	for l := 1; l <= s.levels; l++ {
+		z := s.zero[l-1]
+		s.zero[l] = compress4([4]fr.Element{z, z, z, z})
 	}
 	return s
 }
 
-// Depth is the tree's depth.
+// checkDepth accepts the depths a 4-ary tree of up to 2^32 leaves can have.
+func checkDepth(depth int) error {
+	if depth < 2 || depth > 32 || depth%2 != 0 {
+		return fmt.Errorf("rollup: tree depth %d is not an even number of index bits in 2..32", depth)
+	}
+	return nil
+}
+
+// PathLen is the number of siblings in a Merkle path of a tree of depth
+// depth: three per level.
+func PathLen(depth int) int { return 3 * (depth / 2) }
+
+// CapLevels is how many of the tree's top levels the circuit hashes once per
+// batch instead of once per Merkle path: min(3, Depth/2). The nodes below
+// them, 4^CapLevels of them, are the batch's cap (State.Cap).
+func CapLevels(depth int) int { return min(3, depth/2) }
+
+// Depth is the tree's depth (index bits).
 func (s *State) Depth() int { return s.depth }
 
 // EmptyRoot is the root of a tree with no account.
-func (s *State) EmptyRoot() [32]byte { return s.zero[s.depth].Bytes() }
+func (s *State) EmptyRoot() [32]byte { return s.zero[s.levels].Bytes() }
 
 func (s *State) nodeKey(level int, index uint64) []byte {
 	k := []byte{s.prefix, 'n', byte(level), 0, 0, 0, 0}
@@ -93,8 +117,23 @@ func (s *State) node(r pebble.Reader, level int, index uint64) (fr.Element, erro
 
 // Root returns the tree's root.
 func (s *State) Root(r pebble.Reader) ([32]byte, error) {
-	e, err := s.node(r, s.depth, 0)
+	e, err := s.node(r, s.levels, 0)
 	return e.Bytes(), err
+}
+
+// Cap returns the 4^CapLevels nodes from which the circuit hashes the root,
+// in index order.
+func (s *State) Cap(r pebble.Reader) ([][32]byte, error) {
+	level := s.levels - CapLevels(s.depth)
+	out := make([][32]byte, 1<<(2*CapLevels(s.depth)))
+	for i := range out {
+		e, err := s.node(r, level, uint64(i))
+		if err != nil {
+			return nil, err
+		}
+		out[i] = e.Bytes()
+	}
+	return out, nil
 }
 
 // Account returns the account at index; ok is false for an empty slot.
@@ -143,17 +182,23 @@ func (s *State) NextFree(r pebble.Reader) (uint32, error) {
 }
 
 // Path returns the siblings of the leaf at index, from the leaf's level up:
-// Depth elements of 32 bytes.
+// at each level the three other children of the node's parent, in child
+// order (PathLen(Depth) elements of 32 bytes).
 func (s *State) Path(r pebble.Reader, index uint32) ([][32]byte, error) {
-	out := make([][32]byte, s.depth)
+	out := make([][32]byte, 0, PathLen(s.depth))
 	idx := uint64(index)
-	for l := 0; l < s.depth; l++ {
-		e, err := s.node(r, l, idx^1)
-		if err != nil {
-			return nil, err
+	for l := 0; l < s.levels; l++ {
+		for c := uint64(0); c < 4; c++ {
+			if c == idx&3 {
+				continue
+			}
+			e, err := s.node(r, l, idx&^3|c)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, e.Bytes())
 		}
-		out[l] = e.Bytes()
-		idx >>= 1
+		idx >>= 2
 	}
 	return out, nil
 }
@@ -163,24 +208,28 @@ func (s *State) Path(r pebble.Reader, index uint32) ([][32]byte, error) {
 func (s *State) setLeaf(b *pebble.Batch, index uint32, leaf fr.Element) error {
 	idx := uint64(index)
 	node := leaf
-	for l := 0; l < s.depth; l++ {
+	for l := 0; l < s.levels; l++ {
 		v := node.Bytes()
 		if err := b.Set(s.nodeKey(l, idx), v[:], nil); err != nil {
 			return err
 		}
-		sib, err := s.node(b, l, idx^1)
-		if err != nil {
-			return err
+		var children [4]fr.Element
+		for c := uint64(0); c < 4; c++ {
+			if c == idx&3 {
+				children[c] = node
+				continue
+			}
+			sib, err := s.node(b, l, idx&^3|c)
+			if err != nil {
+				return err
+			}
+			children[c] = sib
 		}
-		if idx&1 == 0 {
-			node = compress(node, sib)
-		} else {
-			node = compress(sib, node)
-		}
-		idx >>= 1
+		node = compress4(children)
+		idx >>= 2
 	}
 	v := node.Bytes()
-	return b.Set(s.nodeKey(s.depth, 0), v[:], nil)
+	return b.Set(s.nodeKey(s.levels, 0), v[:], nil)
 }
 
 // putAccount stores a, its key index and its leaf.
@@ -286,6 +335,9 @@ func (s *State) Apply(b *pebble.Batch, regionTag [32]byte, st SignedTransfer) (T
 	}
 	w.FromKey, w.FromBalance = from.Key, from.Balance
 	if w.FromPath, err = s.Path(b, st.From); err != nil {
+		return w, err
+	}
+	if w.Cap, err = s.Cap(b); err != nil {
 		return w, err
 	}
 	from.Balance -= st.Amount

@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
-	"github.com/consensys/gnark-crypto/ecc/bn254/fr/poseidon2"
 )
 
 // TransferSize is the encoded size of a Transfer without its signature (its
@@ -40,29 +39,35 @@ func (t Transfer) packed() fr.Element {
 	return e
 }
 
-// hash is t = C(packed, C(to.X, to.Y)).
-func (t Transfer) hash() (fr.Element, error) {
+// parts are the transfer's packed form and its receiver key hash C(to.X, to.Y).
+func (t Transfer) parts() (packed, toKeyHash fr.Element, err error) {
 	pk, err := t.ToKey.point()
 	if err != nil {
-		return fr.Element{}, err
+		return packed, toKeyHash, err
 	}
-	return compress(t.packed(), keyHash(pk)), nil
+	return t.packed(), keyHash(pk), nil
 }
 
-// Message is the 32-byte field element the sender signs:
-// C(regionTag, C(packed, C(to.X, to.Y))). Errors wrap ErrMalformed (a bad
-// ToKey or region tag).
-func (t Transfer) Message(regionTag [32]byte) ([32]byte, error) {
-	h, err := t.hash()
+// MessageSize is the size of the message a sender signs: three field elements.
+const MessageSize = 3 * fr.Bytes
+
+// Message is what the sender signs for the region: the field elements
+// (regionTag, packed, C(to.X, to.Y)), 32 big-endian bytes each. Errors wrap
+// ErrMalformed (a bad ToKey or region tag).
+func (t Transfer) Message(regionTag [32]byte) ([MessageSize]byte, error) {
+	var m [MessageSize]byte
+	packed, tk, err := t.parts()
 	if err != nil {
-		return [32]byte{}, err
+		return m, err
 	}
-	rt, err := elementOf(regionTag)
-	if err != nil {
-		return [32]byte{}, err
+	if _, err := elementOf(regionTag); err != nil {
+		return m, err
 	}
-	m := compress(rt, h)
-	return m.Bytes(), nil
+	pb, tb := packed.Bytes(), tk.Bytes()
+	copy(m[:], regionTag[:])
+	copy(m[32:], pb[:])
+	copy(m[64:], tb[:])
+	return m, nil
 }
 
 // Sign signs t for the region with key k.
@@ -71,7 +76,7 @@ func Sign(k *PrivateKey, regionTag [32]byte, t Transfer) (SignedTransfer, error)
 	if err != nil {
 		return SignedTransfer{}, err
 	}
-	sig, err := k.k.Sign(m[:], poseidon2.NewMerkleDamgardHasher())
+	sig, err := k.k.Sign(m[:], &sigHasher{})
 	if err != nil {
 		return SignedTransfer{}, fmt.Errorf("rollup: sign transfer: %w", err)
 	}
@@ -91,7 +96,7 @@ func (st SignedTransfer) Verify(regionTag [32]byte, from PublicKey) error {
 	if err != nil {
 		return err
 	}
-	ok, err := pk.Verify(st.Sig[:], m[:], poseidon2.NewMerkleDamgardHasher())
+	ok, err := pk.Verify(st.Sig[:], m[:], &sigHasher{})
 	if err != nil || !ok {
 		return fmt.Errorf("%w: transfer %d→%d nonce %d", ErrBadSignature, st.From, st.To, st.Nonce)
 	}

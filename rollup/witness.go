@@ -16,16 +16,22 @@ type TxWitness struct {
 	ToPath      [][32]byte // siblings after the sender's update
 	RootBefore  [32]byte
 	RootAfter   [32]byte
+	// Cap is the tree's cap before the transfer (State.Cap): the circuit
+	// takes the first transfer's and hashes it to the batch's previous root.
+	Cap [][32]byte
 }
+
+// capSize is the number of nodes in the cap of a tree of depth d.
+func capSize(d int) int { return 1 << (2 * CapLevels(d)) }
 
 // witnessSize is the encoded size of a TxWitness for a tree of depth d.
 func witnessSize(d int) int {
-	return TransferSize + SignatureSize + PublicKeySize + 8 + 1 + 8 + 8 + 64 + 2*d*32
+	return TransferSize + SignatureSize + PublicKeySize + 8 + 1 + 8 + 8 + 64 + (2*PathLen(d)+capSize(d))*32
 }
 
 // MarshalBinary encodes the witness (fixed size for a depth).
 func (w TxWitness) MarshalBinary() ([]byte, error) {
-	b := make([]byte, 0, witnessSize(len(w.FromPath)))
+	b := make([]byte, 0, witnessSize(2*len(w.FromPath)/3))
 	b = w.Tx.AppendBinary(b)
 	b = append(b, w.Tx.Sig[:]...)
 	b = append(b, w.FromKey[:]...)
@@ -49,6 +55,9 @@ func (w TxWitness) MarshalBinary() ([]byte, error) {
 	for _, p := range w.ToPath {
 		b = append(b, p[:]...)
 	}
+	for _, p := range w.Cap {
+		b = append(b, p[:]...)
+	}
 	return b, nil
 }
 
@@ -56,6 +65,9 @@ func (w TxWitness) MarshalBinary() ([]byte, error) {
 // ErrMalformed.
 func UnmarshalWitness(depth int, b []byte) (TxWitness, error) {
 	var w TxWitness
+	if err := checkDepth(depth); err != nil {
+		return w, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
 	if len(b) != witnessSize(depth) {
 		return w, fmt.Errorf("%w: witness of %d bytes, want %d", ErrMalformed, len(b), witnessSize(depth))
 	}
@@ -83,15 +95,14 @@ func UnmarshalWitness(depth int, b []byte) (TxWitness, error) {
 	copy(w.RootBefore[:], b)
 	copy(w.RootAfter[:], b[32:])
 	b = b[64:]
-	w.FromPath = make([][32]byte, depth)
-	w.ToPath = make([][32]byte, depth)
-	for i := range w.FromPath {
-		copy(w.FromPath[i][:], b)
-		b = b[32:]
-	}
-	for i := range w.ToPath {
-		copy(w.ToPath[i][:], b)
-		b = b[32:]
+	w.FromPath = make([][32]byte, PathLen(depth))
+	w.ToPath = make([][32]byte, PathLen(depth))
+	w.Cap = make([][32]byte, capSize(depth))
+	for _, list := range [][][32]byte{w.FromPath, w.ToPath, w.Cap} {
+		for i := range list {
+			copy(list[i][:], b)
+			b = b[32:]
+		}
 	}
 	return w, nil
 }

@@ -217,8 +217,8 @@ func (m *AccountState) Decode(b []byte) error {
 	m.ProvenRoot = d.Digest()
 	m.ProvenBatch = d.U64()
 	n := d.Count(32)
-	if n > 32 {
-		d.Fail("Merkle path of %d levels (at most 32)", n)
+	if n > 48 {
+		d.Fail("Merkle path of %d siblings (at most 48: three per level of a 4-ary tree of 2^32 leaves)", n)
 	}
 	m.Path = make([][32]byte, 0, n)
 	for i := 0; i < n && d.Err() == nil; i++ {

@@ -46,9 +46,14 @@ func TestZkStoreRoundTrip(t *testing.T) {
 		t.Fatal("zkStore codes not registered")
 	}
 	// A path longer than any tree is refused.
-	long := &AccountState{Path: make([][32]byte, 33)}
+	// (48 siblings: three per level of a 4-ary tree of 2^32 leaves.)
+	long := &AccountState{Path: make([][32]byte, 49)}
 	if err := new(AccountState).Decode(long.Append(nil)); !errors.Is(err, ErrMalformed) {
-		t.Fatalf("33-level path: %v", err)
+		t.Fatalf("49-sibling path: %v", err)
+	}
+	longest := &AccountState{Path: make([][32]byte, 48)}
+	if err := new(AccountState).Decode(longest.Append(nil)); err != nil {
+		t.Fatalf("48-sibling path: %v", err)
 	}
 }
 
