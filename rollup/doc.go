@@ -7,7 +7,8 @@
 //
 // # Accounts and leaves
 //
-// An account sits at an index i < 2^Depth of a binary Merkle tree. Its leaf is
+// An account sits at an index i < 2^Depth of a 4-ary Merkle tree (Depth even:
+// Depth/2 levels). Its leaf is
 //
 //	leaf = C(C(pk.X, pk.Y), i + balance·2^32 + nonce·2^96)
 //
@@ -15,22 +16,27 @@
 // scalar field (width 2, 6 full and 50 partial rounds, feed-forward of the
 // right input), pk the account's EdDSA key on BN254's twisted Edwards curve,
 // balance and nonce 64-bit integers. An empty slot's leaf is 0; an inner node
-// is C(left, right). The leaf binds index, key, balance and nonce, so a prover
-// cannot show one balance in the circuit and another in the tree.
+// is C4(c0, c1, c2, c3) = P4(c)[3] + c3, the same construction at width 4 (8
+// full and 56 partial rounds). The leaf binds index, key, balance and nonce,
+// so a prover cannot show one balance in the circuit and another in the tree;
+// the circuit range-checks every packed field, so the packing has one
+// reading. A Merkle path holds the three siblings of each level, in child
+// order.
 //
 // # Transfers
 //
 // A transfer moves amount from account From to account To, which must hold the
 // key ToKey (or be empty: the transfer then opens it with that key). Its
-// packed form and hashes are
+// packed form is
 //
 //	packed = from + to·2^32 + amount·2^64 + nonce·2^128
-//	t      = C(packed, C(to.X, to.Y))          transfer hash
-//	m      = C(regionTag, t)                   the message the sender signs
 //
-// and the signature is gnark-crypto's EdDSA with the Poseidon2
-// Merkle–Damgård hash (H(R.X, R.Y, A.X, A.Y, m)). The region tag binds a
-// transfer to one region, so it cannot be replayed in another.
+// and the sender signs the message (regionTag, packed, C(to.X, to.Y)), three
+// field elements, with gnark-crypto's EdDSA whose hash is
+// H(R, A, M) = H8(R.X, R.Y, A.X, A.Y, M…): one Poseidon2 permutation of width
+// 8 (8 full, 57 partial rounds) over the inputs, zeros and their count, with
+// a feed-forward of the first. The region tag binds a transfer to one region,
+// so it cannot be replayed in another.
 //
 // # Batch data (what the sidechain stores)
 //
@@ -41,7 +47,7 @@
 //	+---------+-------+------------+-------+--------------------------------+
 //
 // Its commitment, the circuit's third public input, is c_n where c_0 is the
-// region tag and c_k = C(c_{k-1}, t_k). Anyone holding the batch data can
+// region tag and c_k = C4(c_{k-1}, packed_k, C(to_k.X, to_k.Y), 0). Anyone holding the batch data can
 // therefore replay the state; the proof shows that the data it was made for is
 // the data on the chain.
 package rollup
