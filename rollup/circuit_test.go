@@ -1,6 +1,7 @@
 package rollup
 
 import (
+	"errors"
 	"math/big"
 	"testing"
 
@@ -113,6 +114,12 @@ func TestCircuitRefuses(t *testing.T) {
 			c.toNew, c.toBal, c.toNonce = true, 0, 0
 			return []TxWitness{f.forceApply(st, c)}, nil
 		}},
+		// The cap stands for the top of the tree: an entry no transfer
+		// touches still has to hash to the previous root.
+		{"cap entry that is not the tree's", func(f *fixture) ([]TxWitness, func(*Circuit)) {
+			st := f.transfer("alice", "op", 10, 0)
+			return []TxWitness{f.forceApply(st, f.honest(st))}, func(c *Circuit) { c.Cap[len(c.Cap)-1] = 7 }
+		}},
 		{"tampered commitment", func(f *fixture) ([]TxWitness, func(*Circuit)) {
 			st := f.transfer("alice", "op", 10, 0)
 			return []TxWitness{f.forceApply(st, f.honest(st))}, func(c *Circuit) { c.Commitment = 12345 }
@@ -167,4 +174,26 @@ func elemU(v uint64) fr.Element {
 	var e fr.Element
 	e.SetUint64(v)
 	return e
+}
+
+// Assign refuses a first witness whose cap is not the tree it starts from,
+// or is missing, before any proving time is spent.
+func TestAssignChecksTheCap(t *testing.T) {
+	f := newFixture(t, []string{"op", "alice"}, []uint64{1000, 100})
+	w := f.apply(f.transfer("alice", "op", 10, 0))
+	p := Params{Depth: testDepth, BatchSize: 1}
+	good := w.Cap
+	w.Cap = append([][32]byte(nil), good...)
+	w.Cap[0][31] ^= 1
+	if _, _, err := Assign(p, testRegion, []TxWitness{w}); !errors.Is(err, ErrBadWitness) {
+		t.Fatalf("tampered cap: %v, want ErrBadWitness", err)
+	}
+	w.Cap = good[:len(good)-1]
+	if _, _, err := Assign(p, testRegion, []TxWitness{w}); !errors.Is(err, ErrBadWitness) {
+		t.Fatalf("short cap: %v, want ErrBadWitness", err)
+	}
+	w.Cap = good
+	if _, _, err := Assign(p, testRegion, []TxWitness{w}); err != nil {
+		t.Fatalf("honest witness: %v", err)
+	}
 }
