@@ -366,7 +366,11 @@ func TestPlayPrivateWithCode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := newRegion(t, 4)
+	// A private file of 2 replicas needs 4 miners (its first two shards on
+	// disjoint pairs); a fifth lets the put go on when one miner answers too
+	// late on a loaded machine, as a real region's spare miners would (with
+	// exactly 4, one slow QUIC dial at load 17 failed the put once).
+	r := newRegion(t, 5)
 	alice := r.clientAs("alice")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
