@@ -162,8 +162,7 @@ func LoadOrCreateKey(dataDir string, id *identity.Key) (*rollup.PrivateKey, Bind
 		return nil, Binding{}, err
 	}
 	path := filepath.Join(dataDir, BindingFile)
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
+	bind := func() (*rollup.PrivateKey, Binding, error) {
 		b, err := Bind(id, k)
 		if err != nil {
 			return nil, b, err
@@ -174,10 +173,21 @@ func LoadOrCreateKey(dataDir string, id *identity.Key) (*rollup.PrivateKey, Bind
 		}
 		return k, b, os.Rename(tmp, path)
 	}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return bind()
+	}
 	if err != nil {
 		return nil, Binding{}, err
 	}
 	b, err := ParseBinding(data)
+	if err != nil && errors.Is(err, ErrBadBinding) && b.Peer == id.ID() && b.Account == k.Public() {
+		// This identity's binding of this key whose signatures no longer
+		// verify: made before the account signature's hash changed (rollup
+		// circuit version 3), or damaged. Both keys are here, so sign it
+		// again; a binding naming another peer or key stays an error.
+		return bind()
+	}
 	if err != nil {
 		return nil, b, err
 	}

@@ -2,6 +2,8 @@ package wallet
 
 import (
 	"bytes"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -44,6 +46,23 @@ func TestBindingSurvivesReloadAndRefusesTampering(t *testing.T) {
 	data, _ := os.ReadFile(filepath.Join(dir, BindingFile))
 	if _, err := ParseBinding(bytes.Replace(data, []byte(`"peer_sig": "`), []byte(`"peer_sig": "00`), 1)); !errors.Is(err, ErrBadBinding) {
 		t.Fatalf("tampered binding file: %v", err)
+	}
+	// This identity's own binding whose signature no longer verifies (made
+	// with an older signature hash, or damaged) is signed again on load.
+	var j bindingJSON
+	if err := json.Unmarshal(data, &j); err != nil {
+		t.Fatal(err)
+	}
+	j.AccountSig = hex.EncodeToString(make([]byte, rollup.SignatureSize))
+	stale, _ := json.Marshal(j)
+	if err := os.WriteFile(filepath.Join(dir, BindingFile), stale, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := LoadOrCreateKey(dir, id); err != nil {
+		t.Fatalf("own binding with a stale signature: %v", err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(dir, BindingFile)); mustParse(t, data).Account != k.Public() {
+		t.Fatal("the binding was not signed again")
 	}
 	if err := os.Chmod(filepath.Join(dir, KeyFile), 0o644); err != nil {
 		t.Fatal(err)
@@ -103,4 +122,13 @@ func TestCheckProvenRefusesLies(t *testing.T) {
 			t.Errorf("%s: got %v, want %v", tc.name, err, tc.want)
 		}
 	}
+}
+
+func mustParse(t *testing.T, data []byte) Binding {
+	t.Helper()
+	b, err := ParseBinding(data)
+	if err != nil {
+		t.Fatalf("binding on disk: %v", err)
+	}
+	return b
 }
