@@ -3,6 +3,7 @@ package zkstore
 import (
 	"bufio"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble"
 	"github.com/ppstore/ppstore/rollup"
 )
 
@@ -140,5 +142,41 @@ func TestKillDuringTransfers(t *testing.T) {
 	root, _ := s.pending.Root(s.db)
 	if n2, _, _, _ := s.counters(); n2 == next && root != last.RootAfter {
 		t.Fatal("pending root is not the last queued transfer's")
+	}
+}
+
+// A data directory made for other parameters, or before circuit versions
+// were recorded, is refused with ErrIncompatible and left as it was; the
+// parameters it was made for still open it.
+func TestStoreRefusesAnotherCircuit(t *testing.T) {
+	dir := t.TempDir() + "/db"
+	op, err := rollup.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenStore(dir, testParams, testRegion, op, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	for _, p := range []rollup.Params{{Depth: testParams.Depth + 2, BatchSize: testParams.BatchSize}, {Depth: testParams.Depth, BatchSize: testParams.BatchSize + 1}} {
+		if s, err := OpenStore(dir, p, testRegion, op, 1000); !errors.Is(err, ErrIncompatible) {
+			if err == nil {
+				s.Close()
+			}
+			t.Fatalf("opened with %+v: %v, want ErrIncompatible", p, err)
+		}
+	}
+	// A database from before versions were recorded: no "circuit" counter.
+	s, err = OpenStore(dir, testParams, testRegion, op, 1000)
+	if err != nil {
+		t.Fatalf("the parameters it was made for: %v", err)
+	}
+	if err := s.db.Delete(metaKey("circuit"), pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := OpenStore(dir, testParams, testRegion, op, 1000); !errors.Is(err, ErrIncompatible) || !strings.Contains(err.Error(), "circuit version of 0") {
+		t.Fatalf("a database of an older circuit: %v", err)
 	}
 }

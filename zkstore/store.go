@@ -22,7 +22,9 @@ import (
 //	'm' name                     → counter u64: "seq" next seq, "cut" first seq in
 //	                               no batch, "batch" next batch number, "accepted"
 //	                               last batch the chain accepted, "genesis" 1 once
-//	                               the genesis accounts are written
+//	                               the genesis accounts are written; "circuit",
+//	                               "depth" and "batch_size" the rollup.Params and
+//	                               rollup.CircuitVersion the database was made for
 //
 // Seqs and batch numbers start at 1. Batch n holds seqs (n-1)·B+1 .. n·B: a
 // batch is always full, the operator pads it with zero transfers from its own
@@ -155,7 +157,8 @@ func (s *Store) load(faucet uint64) error {
 		if err := s.proven.Genesis(b, genesis); err != nil {
 			return err
 		}
-		for name, v := range map[string]uint64{"genesis": 1, "seq": 1, "cut": 1, "batch": 1, "faucet": faucet} {
+		for name, v := range map[string]uint64{"genesis": 1, "seq": 1, "cut": 1, "batch": 1, "faucet": faucet,
+			"circuit": rollup.CircuitVersion, "depth": uint64(s.params.Depth), "batch_size": uint64(s.params.BatchSize)} {
 			if err := setMeta(b, name, v); err != nil {
 				return err
 			}
@@ -164,6 +167,9 @@ func (s *Store) load(faucet uint64) error {
 			return err
 		}
 	} else {
+		if err := s.checkMade(); err != nil {
+			return err
+		}
 		// The operator's key must be the one the genesis named.
 		a, ok, err := s.pending.Account(s.db, 0)
 		if err != nil {
@@ -180,6 +186,34 @@ func (s *Store) load(faucet uint64) error {
 	}
 	if s.nextSeq > s.cutSeq {
 		s.oldest = time.Now()
+	}
+	return nil
+}
+
+// ErrIncompatible: the database was made for another circuit version, tree
+// depth or batch size than the operator's, so its tree and queued witnesses
+// cannot be proven with this circuit.
+var ErrIncompatible = errors.New("zkstore: the data directory was made for another rollup circuit or parameters")
+
+// checkMade refuses a database made for other parameters or another circuit
+// version (one made before versions were recorded reads as version 0).
+func (s *Store) checkMade() error {
+	for _, m := range []struct {
+		name string
+		want uint64
+		what string
+	}{
+		{"circuit", rollup.CircuitVersion, "rollup circuit version"},
+		{"depth", uint64(s.params.Depth), "tree depth"},
+		{"batch_size", uint64(s.params.BatchSize), "batch size"},
+	} {
+		got, err := s.meta(s.db, m.name)
+		if err != nil {
+			return err
+		}
+		if got != m.want {
+			return fmt.Errorf("%w: it holds a %s of %d, this operator uses %d; start the region from a new data directory (its state cannot be proven by this circuit), or run the operator with the parameters it was made for", ErrIncompatible, m.what, got, m.want)
+		}
 	}
 	return nil
 }
