@@ -75,10 +75,11 @@ func DecodeBatch(b []byte) (BatchData, error) {
 // Commitment is the batch's public commitment c_n (package doc). Errors wrap
 // ErrMalformed (a receiver key that is not a curve point).
 func (d BatchData) Commitment() ([32]byte, error) {
-	c, err := elementOf(d.RegionTag)
+	tag, err := elementOf(d.RegionTag)
 	if err != nil {
 		return [32]byte{}, err
 	}
+	c := commitmentStart(tag, d.Depth)
 	for i, t := range d.Transfers {
 		packed, tk, err := t.parts()
 		if err != nil {
@@ -87,6 +88,16 @@ func (d BatchData) Commitment() ([32]byte, error) {
 		c = compress4([4]fr.Element{c, packed, tk, {}})
 	}
 	return c.Bytes(), nil
+}
+
+// commitmentStart is c_0 = C4(regionTag, depth, BatchVersion, 0): the batch
+// data's header is bound too, so one batch's data cannot be read at another
+// depth or version.
+func commitmentStart(tag fr.Element, depth int) fr.Element {
+	var dv, vv fr.Element
+	dv.SetUint64(uint64(depth))
+	vv.SetUint64(BatchVersion)
+	return compress4([4]fr.Element{tag, dv, vv, {}})
 }
 
 // BatchRegion returns the region tag named by batch data, so that a chain can

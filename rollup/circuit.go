@@ -14,7 +14,7 @@ import (
 
 // CircuitVersion changes whenever the circuit's constraints change; cached
 // keys are kept per version (see Params.Version).
-const CircuitVersion = 3
+const CircuitVersion = 4
 
 // Circuit proves that applying a batch of transfers to the account tree with
 // root PrevRoot gives the tree with root NewRoot, and that the transfers are
@@ -82,6 +82,9 @@ func NewCircuit(depth, batch int) *Circuit {
 	}
 	return c
 }
+
+// maxNonce is 2^64 − 1, the nonce no transfer may carry.
+var maxNonce = new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 64), big.NewInt(1))
 
 var (
 	two32  = new(big.Int).Lsh(big.NewInt(1), 32)
@@ -260,7 +263,7 @@ func (c *Circuit) Define(api frontend.API) error {
 
 	cap := append([]frontend.Variable(nil), c.Cap...)
 	api.AssertIsEqual(g.capRoot(cap), c.PrevRoot)
-	com := c.RegionTag
+	com := g.c4(c.RegionTag, c.Depth, BatchVersion, 0) // commitmentStart
 	for i := range c.Txs {
 		tx := &c.Txs[i]
 		if len(tx.FromPath) != lowPathLen(c.Depth) || len(tx.ToPath) != lowPathLen(c.Depth) {
@@ -273,6 +276,10 @@ func (c *Circuit) Define(api frontend.API) error {
 		for _, v := range []frontend.Variable{tx.Amount, tx.Nonce, tx.FromBalance, tx.ToBalance, tx.ToNonce} {
 			api.ToBinary(v, 64)
 		}
+		// The sender's next nonce must fit too: the last one is never used
+		// (State.Apply refuses it), or the account would be left with a leaf
+		// no 64-bit fields can read.
+		api.AssertIsDifferent(tx.Nonce, maxNonce)
 
 		// The transfer in the commitment, and the sender's signature over it.
 		toKeyHash := g.c2(tx.ToKey.X, tx.ToKey.Y)

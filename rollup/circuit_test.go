@@ -154,6 +154,17 @@ func TestCircuitRefuses(t *testing.T) {
 			c.wide.toNonce.Mul(&d, &inv).Neg(&c.wide.toNonce)
 			return []TxWitness{f.forceApply(st, c)}, c.wide.assign(0)
 		}},
+		// The last nonce would leave a leaf whose nonce is 2^64: no 64-bit
+		// reading, the account frozen (circuit version 3 accepted it).
+		{"sender's last nonce", func(f *fixture) ([]TxWitness, func(*Circuit)) {
+			a := f.account("alice")
+			a.Nonce = ^uint64(0)
+			if err := f.s.putAccount(f.b, a); err != nil {
+				f.t.Fatal(err)
+			}
+			st := f.transfer("alice", "op", 10, ^uint64(0))
+			return []TxWitness{f.forceApply(st, f.honest(st))}, nil
+		}},
 		{"receiver balance overflow", func(f *fixture) ([]TxWitness, func(*Circuit)) {
 			st := f.transfer("alice", "rich", 10, 0)
 			return []TxWitness{f.forceApply(st, f.honest(st))}, nil

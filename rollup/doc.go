@@ -46,8 +46,9 @@
 //	|         |       |            |       | nonce u64, to key 32 bytes     |
 //	+---------+-------+------------+-------+--------------------------------+
 //
-// Its commitment, the circuit's third public input, is c_n where c_0 is the
-// region tag and c_k = C4(c_{k-1}, packed_k, C(to_k.X, to_k.Y), 0). Anyone holding the batch data can
+// Its commitment, the circuit's third public input, is c_n where
+// c_0 = C4(regionTag, depth, version, 0) binds the header and
+// c_k = C4(c_{k-1}, packed_k, C(to_k.X, to_k.Y), 0) each transfer. Anyone holding the batch data can
 // therefore replay the state; the proof shows that the data it was made for is
 // the data on the chain.
 package rollup

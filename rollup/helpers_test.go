@@ -165,9 +165,11 @@ func (f *fixture) forceApply(st SignedTransfer, c claim) TxWitness {
 		t.Fatal(err)
 	}
 	wc := c.wideOf()
-	var amt, nonce fr.Element
+	var amt, nonce, one fr.Element
 	amt.SetUint64(st.Amount)
-	nonce.SetUint64(st.Nonce + 1)
+	one.SetOne()
+	nonce.SetUint64(st.Nonce)
+	nonce.Add(&nonce, &one) // as the circuit computes it: no wrap at 2^64
 	bal := wc.fromBal
 	bal.Sub(&bal, &amt)
 	if err := s.setLeaf(b, st.From, fieldLeaf(t, c.fromKey, st.From, bal, nonce)); err != nil {

@@ -27,10 +27,10 @@ type Params struct {
 
 // DefaultParams is what the zkstore daemon uses unless configured: a tree of
 // 2^20 accounts and batches of 31 transfers, the most that fit a proving
-// domain of 2^19 (11,091 constraints per batch for the cap and 16,377 per
-// transfer at circuit version 3: 518,778 of 524,288). A 32nd transfer would
-// double the domain, and with it the FFTs and the quotient's MSM. Figures in
-// docs/BENCHMARKS.md.
+// domain of 2^19 (11,355 constraints per batch for the cap and the
+// commitment's start, and 16,378 per transfer at circuit version 4: 519,073 of
+// 524,288). A 32nd transfer would double the domain, and with it the FFTs and
+// the quotient's MSM. Figures in docs/BENCHMARKS.md.
 var DefaultParams = Params{Depth: 20, BatchSize: 31}
 
 // Validate checks the ranges.

@@ -1,6 +1,7 @@
 package rollup
 
 import (
+	"crypto/rand"
 	"errors"
 	"os"
 	"path/filepath"
@@ -142,4 +143,24 @@ func FuzzVerifyBatch(f *testing.F) {
 			t.Fatal("random bytes verified")
 		}
 	})
+}
+
+// The commitment binds the batch data's header: the same transfers read at
+// another depth commit to another value.
+func TestCommitmentBindsTheDepth(t *testing.T) {
+	k, _ := GenerateKey(rand.Reader)
+	d8 := BatchData{Depth: 8, RegionTag: testRegion, Transfers: []Transfer{{From: 1, To: 2, Amount: 3, Nonce: 4, ToKey: k.Public()}}}
+	d32 := d8
+	d32.Depth = 32
+	c8, err := d8.Commitment()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c32, err := d32.Commitment()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c8 == c32 {
+		t.Fatal("batch data at depth 8 and 32 have one commitment")
+	}
 }
