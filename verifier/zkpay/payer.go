@@ -42,8 +42,8 @@ type Config struct {
 	Timeout time.Duration
 	// BindingTimeout bounds each call asking a miner for its wallet
 	// binding (every paid miner is asked at each settlement, all at once);
-	// default a quarter of Timeout. A miner that does not answer in time is
-	// paid into the account of its last verified binding.
+	// default a quarter of Timeout, at most Timeout. A miner that does not
+	// answer in time is paid into the account of its last verified binding.
 	BindingTimeout time.Duration
 	// KeepPaidEpochs is how many epochs of paid-pass records ('d') the
 	// ledger keeps behind the last epoch handed over, at least
@@ -98,9 +98,10 @@ func New(cfg Config, id *identity.Key, node *transport.Node, disc *discover.Clie
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
-	if cfg.BindingTimeout <= 0 || cfg.BindingTimeout > cfg.Timeout {
+	if cfg.BindingTimeout <= 0 {
 		cfg.BindingTimeout = cfg.Timeout / 4
 	}
+	cfg.BindingTimeout = min(cfg.BindingTimeout, cfg.Timeout)
 	if cfg.KeepPaidEpochs < 0 {
 		return nil, fmt.Errorf("zkpay: keep %d epochs of paid passes: give at least 1 (0: the default, %d)", cfg.KeepPaidEpochs, DefaultKeepPaidEpochs)
 	}
