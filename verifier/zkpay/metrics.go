@@ -18,6 +18,9 @@ type metrics struct {
 	units    prometheus.Counter
 	owed     prometheus.Gauge
 	balance  prometheus.Gauge
+	bindings *prometheus.CounterVec
+	pruned   prometheus.Counter
+	stale    prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -30,9 +33,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Passed proofs recorded and not yet paid."}),
 		balance: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ppstore_verifier_payer_balance",
 			Help: "The verifier's paying account's pending balance at the last settlement, in zkStore units."}),
+		bindings: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ppstore_verifier_wallet_bindings_total",
+			Help: "Miners asked for their wallet binding at a settlement, by result (verified, rebound: paid into a new account from now on, fallback: unreachable or invalid, paid into the last verified account)."}, []string{"result"}),
+		pruned: prometheus.NewCounter(prometheus.CounterOpts{Name: "ppstore_verifier_paid_records_pruned_total",
+			Help: "Paid-pass records deleted from the payment ledger because their epoch fell out of the kept window."}),
+		stale: prometheus.NewCounter(prometheus.CounterOpts{Name: "ppstore_verifier_stale_passes_total",
+			Help: "Passes handed over for an epoch whose paid records were pruned, not recorded (a round is paid when it is first handed over)."}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.payments, m.units, m.owed, m.balance} {
+		for _, c := range []prometheus.Collector{m.payments, m.units, m.owed, m.balance, m.bindings, m.pruned, m.stale} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

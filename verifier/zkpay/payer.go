@@ -40,6 +40,16 @@ type Config struct {
 	// Timeout bounds one settlement (every call it makes); default 10s. A
 	// settlement that runs out of time leaves what it did not pay owed.
 	Timeout time.Duration
+	// BindingTimeout bounds each call asking a miner for its wallet
+	// binding (every paid miner is asked at each settlement, all at once);
+	// default a quarter of Timeout, at most Timeout. A miner that does not
+	// answer in time is paid into the account of its last verified binding.
+	BindingTimeout time.Duration
+	// KeepPaidEpochs is how many epochs of paid-pass records ('d') the
+	// ledger keeps behind the last epoch handed over, at least
+	// Payment.SettleEvery; default DefaultKeepPaidEpochs. Older ones are
+	// pruned at each settlement (see the package doc).
+	KeepPaidEpochs int
 	// MinerAddr finds a miner's address to ask it for its wallet binding;
 	// nil: the miners' records at the bootstrap.
 	MinerAddr func(ctx context.Context, miner identity.PeerID) (string, error)
@@ -67,7 +77,7 @@ type Payer struct {
 	wallet    *wallet.Wallet
 	db        *pebbledb.DB
 	metrics   *metrics
-	minerAddr func(ctx context.Context, miner identity.PeerID) (string, error)
+	pruneStep int // the most paid records one settlement prunes (whole epochs: one epoch more at most)
 
 	mu sync.Mutex // one settlement at a time
 }
@@ -88,6 +98,17 @@ func New(cfg Config, id *identity.Key, node *transport.Node, disc *discover.Clie
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
+	if cfg.BindingTimeout <= 0 {
+		cfg.BindingTimeout = cfg.Timeout / 4
+	}
+	cfg.BindingTimeout = min(cfg.BindingTimeout, cfg.Timeout)
+	if cfg.KeepPaidEpochs < 0 {
+		return nil, fmt.Errorf("zkpay: keep %d epochs of paid passes: give at least 1 (0: the default, %d)", cfg.KeepPaidEpochs, DefaultKeepPaidEpochs)
+	}
+	if cfg.KeepPaidEpochs == 0 {
+		cfg.KeepPaidEpochs = DefaultKeepPaidEpochs
+	}
+	cfg.KeepPaidEpochs = max(cfg.KeepPaidEpochs, cfg.Payment.SettleEvery)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -111,11 +132,8 @@ func New(cfg Config, id *identity.Key, node *transport.Node, disc *discover.Clie
 			}
 		}
 	}
-	p := &Payer{cfg: cfg, log: log, node: node, disc: disc, db: db, metrics: m, minerAddr: cfg.MinerAddr,
+	p := &Payer{cfg: cfg, log: log, node: node, disc: disc, db: db, metrics: m, pruneStep: maxPrunePerSettlement,
 		wallet: wallet.New(key, binding, cfg.Region, node, disc, cfg.Operator, nil)}
-	if p.minerAddr == nil {
-		p.minerAddr = p.bootstrapAddr
-	}
 	if n, err := p.Owed(); err == nil {
 		m.owed.Set(float64(n))
 	}
@@ -176,8 +194,10 @@ func (p *Payer) PayRound(ctx context.Context, epoch uint64, passes []verifier.Pa
 	if err := p.record(passes); err != nil {
 		return err
 	}
-	if err := p.db.Set([]byte{'r'}, binary.BigEndian.AppendUint64(nil, epoch), pebble.Sync); err != nil {
-		return err
+	if last, ok := p.meta('r'); !ok || epoch > last { // a round handed over late does not move it back
+		if err := p.db.Set([]byte{'r'}, binary.BigEndian.AppendUint64(nil, epoch), pebble.Sync); err != nil {
+			return err
+		}
 	}
 	if last, ok := p.lastSettled(); ok && epoch < last+uint64(p.cfg.Payment.SettleEvery) {
 		p.updateOwed()
@@ -185,7 +205,7 @@ func (p *Payer) PayRound(ctx context.Context, epoch uint64, passes []verifier.Pa
 	}
 	err := p.settle(ctx, epoch)
 	p.updateOwed()
-	return err
+	return errors.Join(err, p.prune())
 }
 
 // Settle pays everything owed now, whatever the settlement period.
@@ -198,7 +218,7 @@ func (p *Payer) Settle(ctx context.Context) error {
 	last, _ := p.lastSettled()
 	err := p.settle(ctx, last)
 	p.updateOwed()
-	return err
+	return errors.Join(err, p.prune())
 }
 
 // Owed is the number of passes recorded and not yet paid.
@@ -252,12 +272,20 @@ func (p *Payer) has(key []byte) (bool, error) {
 	return true, nil
 }
 
-// record writes the passes not yet known as owed, in one synced batch.
+// record writes the passes not yet known as owed, in one synced batch. A
+// pass of an epoch below the pruning floor ('p') is not recorded: its paid
+// record may have been pruned, so whether it was paid is no longer known.
 func (p *Payer) record(passes []verifier.PassEvent) error {
 	b := p.db.NewBatch()
 	defer b.Close()
+	floor, _ := p.meta('p')
+	stale := 0
 	for _, ev := range passes {
 		if !ev.Shard.Defined() || ev.Miner.IsZero() {
+			continue
+		}
+		if ev.Epoch < floor {
+			stale++
 			continue
 		}
 		k := passKey(ev)
@@ -275,6 +303,11 @@ func (p *Payer) record(passes []verifier.PassEvent) error {
 		if err := b.Set(prefixed('o', k), nil, nil); err != nil {
 			return err
 		}
+	}
+	if stale > 0 {
+		p.metrics.stale.Add(float64(stale))
+		p.log.Warn("passes of epochs whose paid records were pruned were handed over: not recorded (a round is paid once, when it is handed over first)",
+			"passes", stale, "floor", floor)
 	}
 	if b.Empty() {
 		return nil
@@ -454,12 +487,20 @@ func (p *Payer) settle(ctx context.Context, epoch uint64) error {
 		miners = append(miners, m)
 	}
 	sort.Strings(miners)
+	ids := make([]identity.PeerID, len(miners))
+	for i, m := range miners {
+		ids[i], _ = minerOf(owed[m][0])
+	}
+	accts, err := p.accounts(ctx, ids)
+	if err != nil {
+		return err
+	}
 	var failed []error
-	for _, m := range miners {
+	for i, m := range miners {
 		passes := owed[m]
-		miner, _ := minerOf(passes[0])
+		miner := ids[i]
 		amount := uint64(len(passes)) * p.cfg.Payment.PricePerProof
-		acct, err := p.accountOf(ctx, miner)
+		acct, err := accts[miner].acct, accts[miner].err
 		if err != nil {
 			if errors.Is(err, ErrNoWallet) {
 				p.metrics.payments.WithLabelValues(resultNoWallet).Inc()
@@ -551,56 +592,4 @@ func (p *Payer) owedByMiner() (map[string][][]byte, error) {
 		out[m.String()] = append(out[m.String()], k)
 	}
 	return out, it.Error()
-}
-
-// accountOf returns the miner's account key: from the ledger, or asked of
-// the miner and checked (both signatures of its binding, and that it names
-// the miner), then kept.
-func (p *Payer) accountOf(ctx context.Context, miner identity.PeerID) (rollup.PublicKey, error) {
-	var acct rollup.PublicKey
-	key := prefixed('a', miner.Bytes())
-	if v, c, err := p.db.Get(key); err == nil {
-		copy(acct[:], v)
-		c.Close()
-		return acct, nil
-	}
-	addr, err := p.minerAddr(ctx, miner)
-	if err != nil {
-		return acct, err
-	}
-	var resp wire.WalletBinding
-	if err := p.node.Call(ctx, wire.NodeAddr{Peer: miner, Addr: addr}, &wire.GetWalletBinding{}, &resp); err != nil {
-		if errors.Is(err, wire.ErrNoWallet) {
-			return acct, fmt.Errorf("%w: %v", ErrNoWallet, err)
-		}
-		return acct, fmt.Errorf("zkpay: ask miner %s for its wallet binding: %w", miner.Short(), err)
-	}
-	b, err := wallet.ParseBinding(resp.Binding)
-	if err != nil {
-		return acct, fmt.Errorf("%w: miner %s: %v", ErrNoWallet, miner.Short(), err)
-	}
-	if b.Peer != miner {
-		return acct, fmt.Errorf("%w: miner %s served a binding for peer %s", ErrNoWallet, miner.Short(), b.Peer.Short())
-	}
-	if err := p.db.Set(key, b.Account[:], pebble.Sync); err != nil {
-		return acct, err
-	}
-	return b.Account, nil
-}
-
-// bootstrapAddr finds a miner in the bootstrap's records.
-func (p *Payer) bootstrapAddr(ctx context.Context, miner identity.PeerID) (string, error) {
-	if p.disc == nil {
-		return "", fmt.Errorf("zkpay: no bootstrap to find miner %s", miner.Short())
-	}
-	recs, err := p.disc.List(ctx, wire.RoleMiner)
-	if err != nil {
-		return "", fmt.Errorf("zkpay: list miners at the bootstrap: %w", err)
-	}
-	for _, r := range recs {
-		if r.Peer == miner && len(r.Addrs) > 0 {
-			return r.Addrs[0], nil
-		}
-	}
-	return "", fmt.Errorf("zkpay: miner %s is not registered at the bootstrap", miner.Short())
 }

@@ -1,11 +1,15 @@
 package zkpay
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -114,20 +118,24 @@ func (o *operator) prove(t *testing.T) {
 
 // miner is a peer that serves a wallet binding, as package miner does.
 type miner struct {
-	id      *identity.Key
-	key     *rollup.PrivateKey
+	id   *identity.Key
+	addr string
+	key  *rollup.PrivateKey // written by the test goroutine only (rebind)
+	stop func()             // closes the miner's node: out of reach from then on
+
+	mu      sync.Mutex // the handler reads what the test changes
 	binding wallet.Binding
-	addr    string
+	serveFn func(m *miner) []byte
 }
 
-// serve makes a miner node; binding returns what it serves (nil: no wallet).
+// newMiner makes a miner node; serve returns what it serves (nil: no wallet).
 func newMiner(t *testing.T, serve func(m *miner) []byte) *miner {
 	t.Helper()
 	id, err := identity.Generate()
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &miner{id: id}
+	m := &miner{id: id, serveFn: serve}
 	if m.key, m.binding, err = wallet.LoadOrCreateKey(t.TempDir(), id); err != nil {
 		t.Fatal(err)
 	}
@@ -136,6 +144,9 @@ func newMiner(t *testing.T, serve func(m *miner) []byte) *miner {
 		t.Fatal(err)
 	}
 	n.Handle(wire.TypeGetWalletBinding, transport.Unary(func(context.Context, identity.PeerID, *wire.GetWalletBinding) (wire.Message, error) {
+		m.mu.Lock()
+		serve := m.serveFn
+		m.mu.Unlock()
 		b := serve(m)
 		if b == nil {
 			return nil, wire.Errorf(wire.CodeNoWallet, "no wallet")
@@ -145,12 +156,40 @@ func newMiner(t *testing.T, serve func(m *miner) []byte) *miner {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { n.Serve(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); n.Close(); <-done })
+	var once sync.Once
+	m.stop = func() { once.Do(func() { cancel(); n.Close(); <-done }) }
+	t.Cleanup(m.stop)
 	m.addr = n.Addr().String()
 	return m
 }
 
-func honest(m *miner) []byte { return m.binding.Marshal() }
+// serve makes the miner serve what serve returns from now on.
+func (m *miner) serve(serve func(m *miner) []byte) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.serveFn = serve
+}
+
+// rebind gives the miner a new wallet key and binding, as its operator
+// does by replacing its wallet files, and returns the old key.
+func (m *miner) rebind(t *testing.T) *rollup.PrivateKey {
+	t.Helper()
+	key, b, err := wallet.LoadOrCreateKey(t.TempDir(), m.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old := m.key
+	m.key, m.binding = key, b
+	return old
+}
+
+func honest(m *miner) []byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.binding.Marshal()
+}
 
 type harness struct {
 	t      *testing.T
@@ -161,10 +200,41 @@ type harness struct {
 	miners map[identity.PeerID]*miner
 	id     *identity.Key
 	reg    *prometheus.Registry
+	logs   *logBuffer // what the payers log, at debug level and up
+}
+
+// logBuffer collects log lines; the payer's ledger logs from its own
+// goroutines, hence the lock.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// lines returns the lines logged so far that contain every one of words.
+func (b *logBuffer) lines(words ...string) []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []string
+	for _, l := range strings.Split(b.buf.String(), "\n") {
+		ok := true
+		for _, w := range words {
+			ok = ok && strings.Contains(l, w)
+		}
+		if ok && l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 func newHarness(t *testing.T) *harness {
-	h := &harness{t: t, dir: t.TempDir(), ch: &chain{}, miners: map[identity.PeerID]*miner{}}
+	h := &harness{t: t, dir: t.TempDir(), ch: &chain{}, miners: map[identity.PeerID]*miner{}, logs: &logBuffer{}}
 	h.op = startOperator(t, filepath.Join(h.dir, "zkstore"), "127.0.0.1:0", h.ch)
 	var err error
 	if h.id, err = identity.Generate(); err != nil {
@@ -184,13 +254,20 @@ func (h *harness) add(serve func(*miner) []byte) *miner {
 }
 
 // payer opens the verifier's payer on the harness's data directory.
-func (h *harness) payer() *Payer {
+func (h *harness) payer() *Payer { return h.payerWith(nil) }
+
+// payerWith is payer with the config changed by edit (nil: as is).
+func (h *harness) payerWith(edit func(*Config)) *Payer {
 	h.t.Helper()
 	h.reg = prometheus.NewRegistry()
-	p, err := New(Config{DataDir: filepath.Join(h.dir, "verifier"), Region: region, Operator: h.op.Addr(), Timeout: 5 * time.Second,
+	cfg := Config{DataDir: filepath.Join(h.dir, "verifier"), Region: region, Operator: h.op.Addr(), Timeout: 5 * time.Second,
 		Payment:   verifier.PaymentConfig{ZkStore: true, PricePerProof: 10},
-		MinerAddr: func(_ context.Context, m identity.PeerID) (string, error) { return h.miners[m].addr, nil }},
-		h.id, h.client, nil, nil, h.reg)
+		MinerAddr: func(_ context.Context, m identity.PeerID) (string, error) { return h.miners[m].addr, nil }}
+	if edit != nil {
+		edit(&cfg)
+	}
+	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	p, err := New(cfg, h.id, h.client, nil, log, h.reg)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -403,38 +480,15 @@ func TestCrashAroundSubmitPaysOnce(t *testing.T) {
 	p := h.payer()
 	h.fund(p.Address(), 1000)
 	ctx := h.ctx()
-	acct, err := p.accountOf(ctx, a.id.ID())
-	if err != nil {
-		t.Fatal(err)
-	}
-	record := func(epoch uint64, shard int) *outstanding {
-		t.Helper()
-		if err := p.record(passes(t, epoch, a, shard)); err != nil {
-			t.Fatal(err)
-		}
-		me, err := p.wallet.Account(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		msg, err := p.wallet.Prepare(ctx, me, acct, 10)
-		if err != nil {
-			t.Fatal(err)
-		}
-		o := &outstanding{Miner: a.id.ID().String(), Amount: 10, Passes: [][]byte{passKey(passes(t, epoch, a, shard)[0])}, Msg: msg.Append(nil), nonce: msg.Nonce, msg: *msg}
-		if err := p.commitTransfer(o); err != nil {
-			t.Fatal(err)
-		}
-		return o
-	}
 	// Crash before the submit: recorded, never sent.
-	record(1, 1)
+	h.outstanding(p, a, 1, 1)
 	p.Close()
 	p = h.payer()
 	if err := p.Settle(ctx); err != nil {
 		t.Fatal(err)
 	}
 	// Crash after the operator took it, before the ledger forgot it.
-	o := record(2, 2)
+	o := h.outstanding(p, a, 2, 2)
 	if _, err := p.wallet.Submit(ctx, &o.msg); err != nil {
 		t.Fatal(err)
 	}
@@ -454,6 +508,51 @@ func TestCrashAroundSubmitPaysOnce(t *testing.T) {
 	}
 }
 
+// outstanding records the pass of miner m for shard in epoch as owed and
+// then as paid by a signed transfer recorded and not submitted: the ledger
+// of a payer that crashed between the two steps of a settlement.
+func (h *harness) outstanding(p *Payer, m *miner, epoch uint64, shard int) *outstanding {
+	h.t.Helper()
+	ctx := h.ctx()
+	acct, err := p.accountOf(ctx, m.id.ID())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	pass := passes(h.t, epoch, m, shard)
+	if err := p.record(pass); err != nil {
+		h.t.Fatal(err)
+	}
+	me, err := p.wallet.Account(ctx)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	msg, err := p.wallet.Prepare(ctx, me, acct, 10)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	o := &outstanding{Miner: m.id.ID().String(), Amount: 10, Passes: [][]byte{passKey(pass[0])}, Msg: msg.Append(nil), nonce: msg.Nonce, msg: *msg}
+	if err := p.commitTransfer(o); err != nil {
+		h.t.Fatal(err)
+	}
+	return o
+}
+
+// writeRound writes a round record in the verifier's data directory, as
+// the verifier does before it hands the round to the payer.
+func (h *harness) writeRound(rec *verifier.RoundRecord) {
+	h.t.Helper()
+	rounds := filepath.Join(h.dir, "verifier", "rounds")
+	if err := os.MkdirAll(rounds, 0o700); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(rounds, fmt.Sprintf("%012d.round", rec.Epoch)), rec.Append(nil), 0o600); err != nil {
+		h.t.Fatal(err)
+	}
+	if back, err := verifier.ReadRound(filepath.Join(h.dir, "verifier"), rec.Epoch); err != nil || len(back.Miners) != len(rec.Miners) {
+		h.t.Fatalf("the test's round record does not read back: %v", err)
+	}
+}
+
 // A round judged and written but never handed to the payer (the verifier
 // killed in between) is read back from its round record when the next
 // round comes, and paid once.
@@ -469,16 +568,7 @@ func TestMissedRoundIsReadFromItsRecord(t *testing.T) {
 	rec := &verifier.RoundRecord{Epoch: 2, Miners: []verifier.MinerRound{{Miner: a.id.ID(), Answered: true, Replicas: []verifier.RoundReplica{
 		{Shard: shardCID(t, 1), Verdict: verifier.VerdictPass}, {Shard: shardCID(t, 2), Verdict: verifier.VerdictPass},
 		{Shard: shardCID(t, 3), Verdict: verifier.VerdictInvalid}}}}}
-	rounds := filepath.Join(h.dir, "verifier", "rounds")
-	if err := os.MkdirAll(rounds, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(rounds, "000000000002.round"), rec.Append(nil), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if back, err := verifier.ReadRound(filepath.Join(h.dir, "verifier"), 2); err != nil || len(back.Miners) != 1 {
-		t.Fatalf("the test's round record does not read back: %v", err)
-	}
+	h.writeRound(rec)
 	p.Close()
 	p = h.payer()
 	if err := p.PayRound(h.ctx(), 3, passes(t, 3, a, 1)); err != nil {
