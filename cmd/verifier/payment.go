@@ -58,7 +58,8 @@ func withPayer(v *verifier.Peer, log *slog.Logger, reg prometheus.Registerer) (*
 	if len(seeds) > 0 {
 		disc = discover.NewClient(v.Node(), seeds)
 	}
-	pay, err := zkpay.New(zkpay.Config{DataDir: cfg.DataDir, Region: cfg.Region, Payment: cfg.Payment, Timeout: min(cfg.Epoch/2, 10*time.Second)},
+	pay, err := zkpay.New(zkpay.Config{DataDir: cfg.DataDir, Region: cfg.Region, Payment: cfg.Payment, Timeout: min(cfg.Epoch/2, 10*time.Second),
+		KeepPaidEpochs: cfg.KeepEpochs}, // payments stay looked-up as long as the rounds they pay
 		id, v.Node(), disc, log, reg)
 	if err != nil {
 		v.Close()
