@@ -8,6 +8,13 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 pp="$here/bin/ppstore"
 cfg="$dir/client.toml"
 
+# Every demo starts a new region: one left by an earlier demo (kept with
+# KEEP=1, or made by an older ppstore) is stopped and removed first.
+if [ -e "$dir" ]; then
+  echo "== removing the region of an earlier demo in $dir"
+  "$pp" devnet stop --dir "$dir" >/dev/null 2>&1 || true
+  rm -rf "$dir"
+fi
 echo "== starting a region in $dir (bootstrap, indexer, verifier, 6 miners, sidechain, zkstore)"
 "$pp" devnet start --dir "$dir" --miners 6
 trap '[ "${KEEP:-0}" = 1 ] || { echo "== stopping the region (KEEP=1 keeps it running)"; "$pp" devnet stop --dir "$dir"; }' EXIT
