@@ -86,18 +86,13 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (_ *Peer, err 
 	if p.metrics, err = newMetrics(reg, p.store.db.Collectors()...); err != nil {
 		return nil, fmt.Errorf("verifier: metrics: %w", err)
 	}
-	if p.node, err = transport.Listen(transport.Config{Key: p.key, Listen: cfg.Listen, Logger: log}); err != nil {
+	if p.node, p.self, err = daemon.Listen(transport.Config{Key: p.key, Listen: cfg.Listen, Logger: log}, cfg.Advertise); err != nil {
 		return nil, err
 	}
-	p.self = p.node.Self()
-	if cfg.Advertise != "" {
-		p.self.Addr = cfg.Advertise
-	}
-	seeds, _ := discover.ParseSeeds(cfg.Bootstrap) // checked by Validate
-	if len(seeds) > 0 {
-		p.client = discover.NewClient(p.node, seeds)
-		p.registrar = discover.NewRegistrar(p.client, p.key, cfg.RecordTTL, p.fillRecord, log)
-	} else {
+	// No dns_seed: Register only parses Bootstrap and cannot fail.
+	p.client, p.registrar, _ = daemon.Registration{Role: wire.RoleVerifier, Region: cfg.Region, Addr: p.self.Addr,
+		Bootstrap: cfg.Bootstrap, TTL: cfg.RecordTTL, Node: p.node, Key: p.key, Log: log}.Register()
+	if p.registrar == nil {
 		log.Warn("no bootstrap configured: this verifier is not discoverable and finds no miners")
 	}
 	p.minerAddrs = p.bootstrapMiners
@@ -108,12 +103,6 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (_ *Peer, err 
 	log.Info("verifier ready", "peer", p.key.ID().String(), "addr", p.self.Addr, "epoch", cfg.Epoch,
 		"chain_anchor", shard.Digest(anchor).String(), "chain_length", p.chain.Length(), "genesis", p.genesis.UTC())
 	return p, nil
-}
-
-func (p *Peer) fillRecord(rec *wire.NodeRecord) {
-	rec.Role = wire.RoleVerifier
-	rec.Region = p.cfg.Region
-	rec.Addrs = []string{p.self.Addr}
 }
 
 // SetPayer sets where passes go (LogPayer by default). Call before Run.
