@@ -118,16 +118,24 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Peer, error)
 }
 
 func (p *Peer) newRegistrar(seeds []wire.NodeAddr) *discover.Registrar {
-	p.disc = discover.NewClient(p.node, seeds)
-	return discover.NewRegistrar(p.disc, p.key, p.cfg.RecordTTL, p.fillRecord, p.log)
+	var reg *discover.Registrar
+	p.disc, reg = p.registration().Open(seeds)
+	return reg
+}
+
+// registration is how this miner registers at the bootstrap: its record
+// carries its free space and capacity.
+func (p *Peer) registration() daemon.Registration {
+	return daemon.Registration{Role: wire.RoleMiner, Region: p.cfg.Region, Addr: p.node.Addr().String(), Usage: p.fillUsage,
+		TTL: p.cfg.RecordTTL, Node: p.node, Key: p.key, Log: p.log}
 }
 
 // fillRecord describes this miner for the bootstrap.
-func (p *Peer) fillRecord(rec *wire.NodeRecord) {
+func (p *Peer) fillRecord(rec *wire.NodeRecord) { p.registration().Fill(rec) }
+
+// fillUsage sets the record's free space and capacity, in bytes.
+func (p *Peer) fillUsage(rec *wire.NodeRecord) {
 	_, free, capacity := p.store.usage()
-	rec.Role = wire.RoleMiner
-	rec.Region = p.cfg.Region
-	rec.Addrs = []string{p.node.Addr().String()}
 	rec.Free = uint64(free)
 	rec.Capacity = uint64(capacity)
 }
