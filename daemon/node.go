@@ -15,6 +15,20 @@ import (
 // dnsSeedTimeout bounds the DNS lookup of Registration.Seeds.
 const dnsSeedTimeout = 10 * time.Second
 
+// Prepare is how every daemon's New begins: it applies cfg's defaults,
+// validates it (returning Validate's error) and returns log, or a logger
+// that discards everything when log is nil.
+func Prepare(cfg Config, log *slog.Logger) (*slog.Logger, error) {
+	cfg.EnsureDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return log, nil
+}
+
 // Listen binds a daemon's QUIC listener (transport.Listen with tc) and
 // returns it with the address the daemon publishes: the bound address, or
 // advertise (host:port, checked by the daemon's Validate) when it is set. Its

@@ -128,12 +128,8 @@ type Peer struct {
 
 // New loads the identity, opens the index and binds the transport.
 func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (_ *Peer, err error) {
-	cfg.EnsureDefaults()
-	if err := cfg.Validate(); err != nil {
+	if log, err = daemon.Prepare(&cfg, log); err != nil {
 		return nil, err
-	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
 	}
 	if reg == nil {
 		reg = prometheus.NewRegistry()

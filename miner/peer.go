@@ -53,12 +53,9 @@ type Peer struct {
 // with Run. Without bootstrap or dns_seed the miner does not register, which
 // suits tests and chains built by hand.
 func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Peer, error) {
-	cfg.EnsureDefaults()
-	if err := cfg.Validate(); err != nil {
+	log, err := daemon.Prepare(&cfg, log)
+	if err != nil {
 		return nil, err
-	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("miner: data dir: %w", err)

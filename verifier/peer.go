@@ -56,12 +56,8 @@ type Peer struct {
 // New loads the identity, opens the database (making the hash chain on
 // first start) and binds the transport.
 func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (_ *Peer, err error) {
-	cfg.EnsureDefaults()
-	if err := cfg.Validate(); err != nil {
+	if log, err = daemon.Prepare(&cfg, log); err != nil {
 		return nil, err
-	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
 	}
 	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "rounds"), 0o700); err != nil {
 		return nil, fmt.Errorf("verifier: data_dir: %w", err)

@@ -64,12 +64,8 @@ type Peer struct {
 // keys are loaded (or generated, which takes minutes for the default batch of 21) by
 // Run, so transfers are accepted meanwhile.
 func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (_ *Peer, err error) {
-	cfg.EnsureDefaults()
-	if err := cfg.Validate(); err != nil {
+	if log, err = daemon.Prepare(&cfg, log); err != nil {
 		return nil, err
-	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
 	}
 	if reg == nil {
 		reg = prometheus.NewRegistry()
