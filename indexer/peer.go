@@ -197,14 +197,10 @@ func (p *Peer) Store() *Store { return p.store }
 func (p *Peer) Placer() *Placer { return p.placer }
 
 // Run serves requests and runs the chores until ctx is done.
-func (p *Peer) Run(ctx context.Context) error {
-	ctx, end, err := p.life.Start(ctx)
-	if errors.Is(err, daemon.ErrClosed) {
-		return nil // closed before it ran: nothing to serve
-	} else if err != nil {
-		return fmt.Errorf("indexer: %w", err)
-	}
-	defer end()
+func (p *Peer) Run(ctx context.Context) error { return p.life.Run(ctx, "indexer", p.run) }
+
+// run is Run once the lifetime has started: it serves and runs the chores.
+func (p *Peer) run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return p.node.Serve(gctx) })
 	g.Go(func() error { return p.runDrops(gctx, p.cfg.DropInterval) })

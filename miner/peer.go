@@ -142,15 +142,11 @@ func (p *Peer) Addr() wire.NodeAddr { return p.node.Self() }
 
 // Run serves requests and keeps the miner registered until ctx is done or
 // Close is called. After Close it returns nil at once.
-func (p *Peer) Run(ctx context.Context) error {
-	ctx, end, err := p.life.Start(ctx)
-	if errors.Is(err, daemon.ErrClosed) {
-		return nil // closed before it ran: nothing to serve
-	} else if err != nil {
-		return fmt.Errorf("miner: %w", err)
-	}
-	defer end()
+func (p *Peer) Run(ctx context.Context) error { return p.life.Run(ctx, "miner", p.run) }
 
+// run is Run once the lifetime has started: it serves, registers and runs
+// the chores.
+func (p *Peer) run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return p.store.db.Watch(gctx) }) // a database that stopped stops the miner
 	g.Go(func() error { return p.node.Serve(gctx) })

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -111,14 +110,10 @@ func (p *Peer) Addr() wire.NodeAddr { return p.self }
 func (p *Peer) Anchor() [32]byte { return p.chain.Anchor() }
 
 // Run serves requests and runs the rounds until ctx is done.
-func (p *Peer) Run(ctx context.Context) error {
-	ctx, end, err := p.life.Start(ctx)
-	if errors.Is(err, daemon.ErrClosed) {
-		return nil // closed before it ran: nothing to serve
-	} else if err != nil {
-		return fmt.Errorf("verifier: %w", err)
-	}
-	defer end()
+func (p *Peer) Run(ctx context.Context) error { return p.life.Run(ctx, "verifier", p.run) }
+
+// run is Run once the lifetime has started: it serves and runs the rounds.
+func (p *Peer) run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return p.node.Serve(gctx) })
 	if p.registrar != nil {

@@ -163,14 +163,11 @@ func (p *Peer) LoadKeys() (*rollup.Keys, error) {
 
 // Run serves requests, loads the circuit keys and runs the batcher until ctx
 // is done.
-func (p *Peer) Run(ctx context.Context) error {
-	ctx, end, err := p.life.Start(ctx)
-	if errors.Is(err, daemon.ErrClosed) {
-		return nil // closed before it ran: nothing to serve
-	} else if err != nil {
-		return fmt.Errorf("zkstore: %w", err)
-	}
-	defer end()
+func (p *Peer) Run(ctx context.Context) error { return p.life.Run(ctx, "zkstore", p.run) }
+
+// run is Run once the lifetime has started: it serves, loads the keys and
+// runs the batcher.
+func (p *Peer) run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return p.node.Serve(gctx) })
 	g.Go(func() error {
