@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ppstore/ppstore/daemon"
 	"github.com/ppstore/ppstore/identity"
 	"github.com/ppstore/ppstore/transport"
 	"github.com/ppstore/ppstore/wire"
@@ -48,11 +49,8 @@ type Peer struct {
 // New loads the identity, binds the transport and registers the handlers.
 // It applies cfg's defaults and validates it. log and reg may be nil.
 func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Peer, error) {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	cfg.EnsureDefaults()
-	if err := cfg.Validate(); err != nil {
+	log, err := daemon.Prepare(&cfg, log)
+	if err != nil {
 		return nil, err
 	}
 	seeds, err := cfg.seedAddrs()

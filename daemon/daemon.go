@@ -1,7 +1,11 @@
 // Package daemon holds the plumbing every ppstore daemon shares: its logger,
 // its Prometheus endpoint, and the node.json file through which a daemon
 // tells whoever started it (the devnet, an operator, a test) that it is up and
-// where. It holds no daemon's logic.
+// where; the start of its New (Prepare), its QUIC listener and published
+// address (Listen), its record at the region's bootstraps (Registration), and
+// the tie between its Run and its Close (Lifetime). It holds no daemon's
+// logic: what a daemon serves, stores and publishes besides its role, region
+// and address stays in its own package.
 //
 // node.json, written atomically into the data directory once the daemon
 // listens and removed when it stops:

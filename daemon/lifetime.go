@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 )
 
@@ -63,4 +64,19 @@ func (l *Lifetime) Wait() {
 	if done != nil {
 		<-done
 	}
+}
+
+// Run is a daemon Peer's Run: it calls run with the context of Start and
+// marks Run as returned once run has. A daemon closed before it ran returns
+// nil at once (nothing to serve); Start's other error comes back prefixed
+// with role ("miner: daemon: Run called twice").
+func (l *Lifetime) Run(ctx context.Context, role string, run func(context.Context) error) error {
+	ctx, end, err := l.Start(ctx)
+	if errors.Is(err, ErrClosed) {
+		return nil // closed before it ran: nothing to serve
+	} else if err != nil {
+		return fmt.Errorf("%s: %w", role, err)
+	}
+	defer end()
+	return run(ctx)
 }

@@ -3,8 +3,11 @@ package daemon
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/ppstore/ppstore/internal/testutil"
 )
 
 func TestLifetimeStopWaitsForRun(t *testing.T) {
@@ -69,4 +72,38 @@ func TestLifetimeRunTwice(t *testing.T) {
 		t.Fatalf("Run after the first returned: %v", err)
 	}
 	end()
+}
+
+// Lifetime.Run calls run under Start's context, returns nil without calling
+// it once the daemon is closed, and names the daemon in Start's other error.
+func TestLifetimeRun(t *testing.T) {
+	var l Lifetime
+	ran := make(chan struct{}, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- l.Run(context.Background(), "miner", func(ctx context.Context) error {
+			ran <- struct{}{}
+			<-ctx.Done() // a chore that runs until Close
+			return nil
+		})
+	}()
+	testutil.RecvWithin(t, ran, testutil.Wait, "run to start")
+	err := l.Run(context.Background(), "miner", func(context.Context) error {
+		t.Error("run called by a second Run")
+		return nil
+	})
+	if err == nil || !strings.HasPrefix(err.Error(), "miner: ") {
+		t.Fatalf("second Run: err = %v, want an error naming the miner", err)
+	}
+	l.Stop()
+	if err := testutil.RecvWithin(t, done, testutil.Wait, "Run to return after Stop"); err != nil {
+		t.Fatal(err)
+	}
+	l.Wait()
+	if err := l.Run(context.Background(), "miner", func(context.Context) error {
+		t.Error("run called after Stop")
+		return nil
+	}); err != nil {
+		t.Fatalf("Run after Stop: err = %v, want nil (nothing to serve)", err)
+	}
 }

@@ -128,12 +128,8 @@ type Peer struct {
 
 // New loads the identity, opens the index and binds the transport.
 func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (_ *Peer, err error) {
-	cfg.EnsureDefaults()
-	if err := cfg.Validate(); err != nil {
+	if log, err = daemon.Prepare(&cfg, log); err != nil {
 		return nil, err
-	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
 	}
 	if reg == nil {
 		reg = prometheus.NewRegistry()
@@ -156,29 +152,19 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (_ *Peer, err 
 	if p.metrics, err = newMetrics(reg, p.store, p.placer); err != nil {
 		return nil, fmt.Errorf("indexer: metrics: %w", err)
 	}
-	if p.node, err = transport.Listen(transport.Config{Key: p.key, Listen: cfg.Listen, Logger: log}); err != nil {
+	if p.node, p.self, err = daemon.Listen(transport.Config{Key: p.key, Listen: cfg.Listen, Logger: log}, cfg.Advertise); err != nil {
 		return nil, err
 	}
-	p.self = p.node.Self()
-	if cfg.Advertise != "" {
-		p.self.Addr = cfg.Advertise
-	} else if ip := p.node.Addr().IP; ip.IsUnspecified() {
+	if ip := p.node.Addr().IP; cfg.Advertise == "" && ip.IsUnspecified() {
 		log.Warn("listening on an unspecified address; set advertise so miners and clients can reach this indexer", "addr", p.self.Addr)
 	}
 
-	seeds, _ := discover.ParseSeeds(cfg.Bootstrap) // checked by Validate
-	if len(seeds) == 0 && cfg.DNSSeed != "" {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		seeds, err = discover.SeedsFromDNS(ctx, net.DefaultResolver, cfg.DNSSeed)
-		cancel()
-		if err != nil {
-			return nil, fmt.Errorf("indexer: dns_seed: %w", err)
-		}
+	p.client, p.registrar, err = daemon.Registration{Role: wire.RoleIndexer, Region: cfg.Region, Addr: p.self.Addr,
+		Bootstrap: cfg.Bootstrap, DNSSeed: cfg.DNSSeed, TTL: cfg.RecordTTL, Node: p.node, Key: p.key, Log: log}.Register()
+	if err != nil {
+		return nil, fmt.Errorf("indexer: dns_seed: %w", err)
 	}
-	if len(seeds) > 0 {
-		p.client = discover.NewClient(p.node, seeds)
-		p.registrar = discover.NewRegistrar(p.client, p.key, cfg.RecordTTL, p.fillRecord, log)
-	} else {
+	if p.registrar == nil {
 		log.Warn("no bootstrap configured (bootstrap or dns_seed): this indexer is not discoverable and knows no miners")
 	}
 
@@ -198,12 +184,6 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (_ *Peer, err 
 	return p, nil
 }
 
-func (p *Peer) fillRecord(rec *wire.NodeRecord) {
-	rec.Role = wire.RoleIndexer
-	rec.Region = p.cfg.Region
-	rec.Addrs = []string{p.self.Addr}
-}
-
 // Addr is where the indexer answers.
 func (p *Peer) Addr() wire.NodeAddr { return p.self }
 
@@ -217,14 +197,10 @@ func (p *Peer) Store() *Store { return p.store }
 func (p *Peer) Placer() *Placer { return p.placer }
 
 // Run serves requests and runs the chores until ctx is done.
-func (p *Peer) Run(ctx context.Context) error {
-	ctx, end, err := p.life.Start(ctx)
-	if errors.Is(err, daemon.ErrClosed) {
-		return nil // closed before it ran: nothing to serve
-	} else if err != nil {
-		return fmt.Errorf("indexer: %w", err)
-	}
-	defer end()
+func (p *Peer) Run(ctx context.Context) error { return p.life.Run(ctx, "indexer", p.run) }
+
+// run is Run once the lifetime has started: it serves and runs the chores.
+func (p *Peer) run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return p.node.Serve(gctx) })
 	g.Go(func() error { return p.runDrops(gctx, p.cfg.DropInterval) })

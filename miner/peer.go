@@ -53,12 +53,9 @@ type Peer struct {
 // with Run. Without bootstrap or dns_seed the miner does not register, which
 // suits tests and chains built by hand.
 func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Peer, error) {
-	cfg.EnsureDefaults()
-	if err := cfg.Validate(); err != nil {
+	log, err := daemon.Prepare(&cfg, log)
+	if err != nil {
 		return nil, err
-	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("miner: data dir: %w", err)
@@ -118,16 +115,24 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Peer, error)
 }
 
 func (p *Peer) newRegistrar(seeds []wire.NodeAddr) *discover.Registrar {
-	p.disc = discover.NewClient(p.node, seeds)
-	return discover.NewRegistrar(p.disc, p.key, p.cfg.RecordTTL, p.fillRecord, p.log)
+	var reg *discover.Registrar
+	p.disc, reg = p.registration().Open(seeds)
+	return reg
+}
+
+// registration is how this miner registers at the bootstrap: its record
+// carries its free space and capacity.
+func (p *Peer) registration() daemon.Registration {
+	return daemon.Registration{Role: wire.RoleMiner, Region: p.cfg.Region, Addr: p.node.Addr().String(), Usage: p.fillUsage,
+		TTL: p.cfg.RecordTTL, Node: p.node, Key: p.key, Log: p.log}
 }
 
 // fillRecord describes this miner for the bootstrap.
-func (p *Peer) fillRecord(rec *wire.NodeRecord) {
+func (p *Peer) fillRecord(rec *wire.NodeRecord) { p.registration().Fill(rec) }
+
+// fillUsage sets the record's free space and capacity, in bytes.
+func (p *Peer) fillUsage(rec *wire.NodeRecord) {
 	_, free, capacity := p.store.usage()
-	rec.Role = wire.RoleMiner
-	rec.Region = p.cfg.Region
-	rec.Addrs = []string{p.node.Addr().String()}
 	rec.Free = uint64(free)
 	rec.Capacity = uint64(capacity)
 }
@@ -137,15 +142,11 @@ func (p *Peer) Addr() wire.NodeAddr { return p.node.Self() }
 
 // Run serves requests and keeps the miner registered until ctx is done or
 // Close is called. After Close it returns nil at once.
-func (p *Peer) Run(ctx context.Context) error {
-	ctx, end, err := p.life.Start(ctx)
-	if errors.Is(err, daemon.ErrClosed) {
-		return nil // closed before it ran: nothing to serve
-	} else if err != nil {
-		return fmt.Errorf("miner: %w", err)
-	}
-	defer end()
+func (p *Peer) Run(ctx context.Context) error { return p.life.Run(ctx, "miner", p.run) }
 
+// run is Run once the lifetime has started: it serves, registers and runs
+// the chores.
+func (p *Peer) run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return p.store.db.Watch(gctx) }) // a database that stopped stops the miner
 	g.Go(func() error { return p.node.Serve(gctx) })

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -56,12 +55,8 @@ type Peer struct {
 // New loads the identity, opens the database (making the hash chain on
 // first start) and binds the transport.
 func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (_ *Peer, err error) {
-	cfg.EnsureDefaults()
-	if err := cfg.Validate(); err != nil {
+	if log, err = daemon.Prepare(&cfg, log); err != nil {
 		return nil, err
-	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
 	}
 	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "rounds"), 0o700); err != nil {
 		return nil, fmt.Errorf("verifier: data_dir: %w", err)
@@ -86,18 +81,13 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (_ *Peer, err 
 	if p.metrics, err = newMetrics(reg, p.store.db.Collectors()...); err != nil {
 		return nil, fmt.Errorf("verifier: metrics: %w", err)
 	}
-	if p.node, err = transport.Listen(transport.Config{Key: p.key, Listen: cfg.Listen, Logger: log}); err != nil {
+	if p.node, p.self, err = daemon.Listen(transport.Config{Key: p.key, Listen: cfg.Listen, Logger: log}, cfg.Advertise); err != nil {
 		return nil, err
 	}
-	p.self = p.node.Self()
-	if cfg.Advertise != "" {
-		p.self.Addr = cfg.Advertise
-	}
-	seeds, _ := discover.ParseSeeds(cfg.Bootstrap) // checked by Validate
-	if len(seeds) > 0 {
-		p.client = discover.NewClient(p.node, seeds)
-		p.registrar = discover.NewRegistrar(p.client, p.key, cfg.RecordTTL, p.fillRecord, log)
-	} else {
+	// No dns_seed: Register only parses Bootstrap and cannot fail.
+	p.client, p.registrar, _ = daemon.Registration{Role: wire.RoleVerifier, Region: cfg.Region, Addr: p.self.Addr,
+		Bootstrap: cfg.Bootstrap, TTL: cfg.RecordTTL, Node: p.node, Key: p.key, Log: log}.Register()
+	if p.registrar == nil {
 		log.Warn("no bootstrap configured: this verifier is not discoverable and finds no miners")
 	}
 	p.minerAddrs = p.bootstrapMiners
@@ -110,12 +100,6 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (_ *Peer, err 
 	return p, nil
 }
 
-func (p *Peer) fillRecord(rec *wire.NodeRecord) {
-	rec.Role = wire.RoleVerifier
-	rec.Region = p.cfg.Region
-	rec.Addrs = []string{p.self.Addr}
-}
-
 // SetPayer sets where passes go (LogPayer by default). Call before Run.
 func (p *Peer) SetPayer(pay Payer) { p.payer = pay }
 
@@ -126,14 +110,10 @@ func (p *Peer) Addr() wire.NodeAddr { return p.self }
 func (p *Peer) Anchor() [32]byte { return p.chain.Anchor() }
 
 // Run serves requests and runs the rounds until ctx is done.
-func (p *Peer) Run(ctx context.Context) error {
-	ctx, end, err := p.life.Start(ctx)
-	if errors.Is(err, daemon.ErrClosed) {
-		return nil // closed before it ran: nothing to serve
-	} else if err != nil {
-		return fmt.Errorf("verifier: %w", err)
-	}
-	defer end()
+func (p *Peer) Run(ctx context.Context) error { return p.life.Run(ctx, "verifier", p.run) }
+
+// run is Run once the lifetime has started: it serves and runs the rounds.
+func (p *Peer) run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return p.node.Serve(gctx) })
 	if p.registrar != nil {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -65,12 +64,8 @@ type Peer struct {
 // keys are loaded (or generated, which takes minutes for the default batch of 21) by
 // Run, so transfers are accepted meanwhile.
 func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (_ *Peer, err error) {
-	cfg.EnsureDefaults()
-	if err := cfg.Validate(); err != nil {
+	if log, err = daemon.Prepare(&cfg, log); err != nil {
 		return nil, err
-	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
 	}
 	if reg == nil {
 		reg = prometheus.NewRegistry()
@@ -101,27 +96,16 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (_ *Peer, err 
 		return nil, fmt.Errorf("zkstore: metrics: %w", err)
 	}
 	p.batcher = newBatcher(p.store, cfg.Region, log, p.metrics, cfg.BatchWait, cfg.RoundInterval)
-	if p.node, err = transport.Listen(transport.Config{Key: p.key, Listen: cfg.Listen, Logger: log}); err != nil {
+	if p.node, p.self, err = daemon.Listen(transport.Config{Key: p.key, Listen: cfg.Listen, Logger: log}, cfg.Advertise); err != nil {
 		return nil, err
 	}
-	p.self = p.node.Self()
-	if cfg.Advertise != "" {
-		p.self.Addr = cfg.Advertise
-	}
 
-	seeds, _ := discover.ParseSeeds(cfg.Bootstrap) // checked by Validate
-	if len(seeds) == 0 && cfg.DNSSeed != "" {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		seeds, err = discover.SeedsFromDNS(ctx, net.DefaultResolver, cfg.DNSSeed)
-		cancel()
-		if err != nil {
-			return nil, fmt.Errorf("zkstore: dns_seed: %w", err)
-		}
+	p.client, p.registrar, err = daemon.Registration{Role: wire.RoleZkStore, Region: cfg.Region, Addr: p.self.Addr,
+		Bootstrap: cfg.Bootstrap, DNSSeed: cfg.DNSSeed, TTL: cfg.RecordTTL, Node: p.node, Key: p.key, Log: log}.Register()
+	if err != nil {
+		return nil, fmt.Errorf("zkstore: dns_seed: %w", err)
 	}
-	if len(seeds) > 0 {
-		p.client = discover.NewClient(p.node, seeds)
-		p.registrar = discover.NewRegistrar(p.client, p.key, cfg.RecordTTL, p.fillRecord, log)
-	} else {
+	if p.registrar == nil {
 		log.Warn("no bootstrap configured (bootstrap or dns_seed): clients cannot find this operator")
 	}
 
@@ -131,12 +115,6 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (_ *Peer, err 
 	p.node.Handle(wire.TypeGetZkStatus, transport.Unary(p.handleStatus))
 	p.node.Handle(wire.TypeGetHistory, transport.Unary(p.handleHistory))
 	return p, nil
-}
-
-func (p *Peer) fillRecord(rec *wire.NodeRecord) {
-	rec.Role = wire.RoleZkStore
-	rec.Region = p.cfg.Region
-	rec.Addrs = []string{p.self.Addr}
 }
 
 // Addr is where the operator answers.
@@ -185,14 +163,11 @@ func (p *Peer) LoadKeys() (*rollup.Keys, error) {
 
 // Run serves requests, loads the circuit keys and runs the batcher until ctx
 // is done.
-func (p *Peer) Run(ctx context.Context) error {
-	ctx, end, err := p.life.Start(ctx)
-	if errors.Is(err, daemon.ErrClosed) {
-		return nil // closed before it ran: nothing to serve
-	} else if err != nil {
-		return fmt.Errorf("zkstore: %w", err)
-	}
-	defer end()
+func (p *Peer) Run(ctx context.Context) error { return p.life.Run(ctx, "zkstore", p.run) }
+
+// run is Run once the lifetime has started: it serves, loads the keys and
+// runs the batcher.
+func (p *Peer) run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return p.node.Serve(gctx) })
 	g.Go(func() error {
