@@ -3,7 +3,6 @@ package wire
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"testing"
 
 	"github.com/ipfs/go-cid"
@@ -31,32 +30,7 @@ func lifecycleSamples(t testing.TB) []Message {
 }
 
 func TestLifecycleMessagesRoundTrip(t *testing.T) {
-	for _, m := range lifecycleSamples(t) {
-		t.Run(m.Type().String(), func(t *testing.T) {
-			frame := AppendFrame(nil, m)
-			hd, body, err := ReadFrame(bytes.NewReader(frame), nil, Fixed(MaxFrame))
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := Decode(hd, body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got.Append(nil), body) || fmt.Sprint(got) != fmt.Sprint(m) {
-				t.Fatalf("decoded %v, want %v", got, m)
-			}
-			for cut := 0; cut < len(body); cut++ {
-				fresh, _ := New(hd.Type)
-				if fresh.Decode(body[:cut]) == nil {
-					t.Fatalf("body cut at %d of %d decoded", cut, len(body))
-				}
-			}
-			fresh, _ := New(hd.Type)
-			if err := fresh.Decode(append(bytes.Clone(body), 0)); !errors.Is(err, ErrMalformed) {
-				t.Fatalf("trailing byte: %v", err)
-			}
-		})
-	}
+	checkRoundTrip(t, lifecycleSamples(t))
 }
 
 func TestLifecycleBadInput(t *testing.T) {
@@ -94,19 +68,5 @@ func TestLifecycleBadInput(t *testing.T) {
 	}
 }
 
-// FuzzLifecycle feeds arbitrary bodies to every lifecycle message: no panic,
-// and what decodes re-encodes to the same bytes.
-func FuzzLifecycle(f *testing.F) {
-	for _, m := range lifecycleSamples(f) {
-		f.Add(uint16(m.Type()), m.Append(nil))
-	}
-	f.Fuzz(func(t *testing.T, typ uint16, body []byte) {
-		m := newLifecycle(Type(40 + typ%10))
-		if m.Decode(body) != nil {
-			return
-		}
-		if got := m.Append(nil); !bytes.Equal(got, body) {
-			t.Fatalf("%v: re-encoded %x, want %x", m.Type(), got, body)
-		}
-	})
-}
+// FuzzLifecycle is FuzzDecode seeded with the lifecycle messages.
+func FuzzLifecycle(f *testing.F) { fuzzFrames(f, lifecycleSamples(f)) }

@@ -1,9 +1,7 @@
 package wire
 
 import (
-	"bytes"
 	"errors"
-	"reflect"
 	"testing"
 )
 
@@ -15,28 +13,7 @@ func paymentSamples() []Message {
 }
 
 func TestPaymentRoundTrip(t *testing.T) {
-	for _, m := range paymentSamples() {
-		frame := AppendFrame(nil, m)
-		hd, body, err := ReadFrame(bytes.NewReader(frame), nil, Fixed(MaxFrame))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := Decode(hd, body)
-		if err != nil {
-			t.Fatalf("%v: %v", m.Type(), err)
-		}
-		if !reflect.DeepEqual(got, m) {
-			t.Fatalf("%v: got %+v, want %+v", m.Type(), got, m)
-		}
-		if len(body) > 0 {
-			if err := got.Decode(body[:len(body)-1]); !errors.Is(err, ErrMalformed) {
-				t.Fatalf("%v truncated: %v", m.Type(), err)
-			}
-		}
-		if err := got.Decode(append(body, 0)); !errors.Is(err, ErrMalformed) {
-			t.Fatalf("%v with a trailing byte: %v", m.Type(), err)
-		}
-	}
+	checkRoundTrip(t, paymentSamples())
 	big := &WalletBinding{Binding: make([]byte, MaxWalletBinding+1)}
 	if err := new(WalletBinding).Decode(big.Append(nil)); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("oversized binding: %v", err)
@@ -49,21 +26,5 @@ func TestPaymentRoundTrip(t *testing.T) {
 	}
 }
 
-// FuzzPaymentDecode: payment bodies never panic and re-encode to the same bytes.
-func FuzzPaymentDecode(f *testing.F) {
-	for _, m := range paymentSamples() {
-		f.Add(uint16(m.Type()), m.Append(nil))
-	}
-	f.Fuzz(func(t *testing.T, typ uint16, body []byte) {
-		m := newPayment(Type(typ))
-		if m == nil {
-			return
-		}
-		if err := m.Decode(body); err != nil {
-			return
-		}
-		if got := m.Append(nil); !bytes.Equal(got, body) {
-			t.Fatalf("%v: re-encoded %x, want %x", m.Type(), got, body)
-		}
-	})
-}
+// FuzzPaymentDecode is FuzzDecode seeded with the payment messages.
+func FuzzPaymentDecode(f *testing.F) { fuzzFrames(f, paymentSamples()) }

@@ -3,7 +3,6 @@ package wire
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"testing"
 
 	"github.com/ppstore/ppstore/identity"
@@ -21,23 +20,7 @@ func proofLifeSamples(t testing.TB) []Message {
 }
 
 func TestProofLifeMessagesRoundTrip(t *testing.T) {
-	for _, m := range proofLifeSamples(t) {
-		frame := AppendFrame(nil, m)
-		hd, body, err := ReadFrame(bytes.NewReader(frame), nil, Fixed(MaxFrame))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := Decode(hd, body)
-		if err != nil {
-			t.Fatalf("%v: %v", m.Type(), err)
-		}
-		if fmt.Sprint(got) != fmt.Sprint(m) {
-			t.Fatalf("%v: decoded %v, want %v", m.Type(), got, m)
-		}
-		if m.Type().String() == fmt.Sprintf("Type(%d)", uint16(m.Type())) {
-			t.Errorf("type %d has no name", m.Type())
-		}
-	}
+	checkRoundTrip(t, proofLifeSamples(t))
 	for _, c := range []Code{CodeReplicaCount, CodeNotCommitted} {
 		if !KnownCode(c) || !errors.Is(ToError(Errorf(c, "x")), &Error{Code: c}) {
 			t.Fatalf("code %d lost its identity", c)
@@ -78,21 +61,4 @@ func TestPoStSignature(t *testing.T) {
 }
 
 // FuzzDecodeProofLife is FuzzDecode seeded with this file's messages.
-func FuzzDecodeProofLife(f *testing.F) {
-	for _, m := range proofLifeSamples(f) {
-		f.Add(AppendFrame(nil, m))
-	}
-	f.Fuzz(func(t *testing.T, frame []byte) {
-		hd, body, err := ReadFrame(bytes.NewReader(frame), nil, Fixed(MaxFrame))
-		if err != nil {
-			return
-		}
-		m, err := Decode(hd, body)
-		if err != nil {
-			return
-		}
-		if got := m.Append(nil); !bytes.Equal(got, body) {
-			t.Fatalf("%v: re-encoded %x, want %x", hd.Type, got, body)
-		}
-	})
-}
+func FuzzDecodeProofLife(f *testing.F) { fuzzFrames(f, proofLifeSamples(f)) }

@@ -3,7 +3,6 @@ package wire
 import (
 	"bytes"
 	"errors"
-	"fmt"
 
 	"github.com/ipfs/go-cid"
 	"github.com/ppstore/ppstore/identity"
@@ -27,23 +26,7 @@ func proofsSamples(t testing.TB) []Message {
 }
 
 func TestProofsMessagesRoundTrip(t *testing.T) {
-	for _, m := range proofsSamples(t) {
-		frame := AppendFrame(nil, m)
-		hd, body, err := ReadFrame(bytes.NewReader(frame), nil, Fixed(MaxFrame))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := Decode(hd, body)
-		if err != nil {
-			t.Fatalf("%v: %v", m.Type(), err)
-		}
-		if fmt.Sprint(got) != fmt.Sprint(m) {
-			t.Fatalf("%v: decoded %v, want %v", m.Type(), got, m)
-		}
-		if m.Type().String() == fmt.Sprintf("Type(%d)", uint16(m.Type())) {
-			t.Errorf("type %d has no name", m.Type())
-		}
-	}
+	checkRoundTrip(t, proofsSamples(t))
 	// A challenge naming more shards than allowed is refused before allocating.
 	e := Enc{}
 	e.U64(1)
@@ -60,24 +43,7 @@ func TestProofsMessagesRoundTrip(t *testing.T) {
 }
 
 // FuzzDecodeProofs is FuzzDecode seeded with the proofs messages.
-func FuzzDecodeProofs(f *testing.F) {
-	for _, m := range proofsSamples(f) {
-		f.Add(AppendFrame(nil, m))
-	}
-	f.Fuzz(func(t *testing.T, frame []byte) {
-		hd, body, err := ReadFrame(bytes.NewReader(frame), nil, Fixed(MaxFrame))
-		if err != nil {
-			return
-		}
-		m, err := Decode(hd, body)
-		if err != nil {
-			return
-		}
-		if got := m.Append(nil); !bytes.Equal(got, body) {
-			t.Fatalf("%v: re-encoded %x, want %x", hd.Type, got, body)
-		}
-	})
-}
+func FuzzDecodeProofs(f *testing.F) { fuzzFrames(f, proofsSamples(f)) }
 
 func testPeer(t testing.TB) identity.PeerID {
 	return identity.FromSeed(bytes.Repeat([]byte{3}, 32)).ID()

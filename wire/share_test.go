@@ -1,7 +1,6 @@
 package wire
 
 import (
-	"bytes"
 	"errors"
 	"github.com/ipfs/go-cid"
 	"testing"
@@ -19,32 +18,7 @@ func shareSamples(t testing.TB) []Message {
 }
 
 func TestShareMessagesRoundTrip(t *testing.T) {
-	for _, m := range shareSamples(t) {
-		t.Run(m.Type().String(), func(t *testing.T) {
-			frame := AppendFrame(nil, m)
-			hd, body, err := ReadFrame(bytes.NewReader(frame), nil, Fixed(MaxFrame))
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := Decode(hd, body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got.Append(nil), body) {
-				t.Fatalf("re-encoding differs")
-			}
-			for cut := 0; cut < len(body); cut++ {
-				fresh, _ := New(hd.Type)
-				if err := fresh.Decode(body[:cut]); err == nil {
-					t.Fatalf("body cut at %d of %d decoded without error", cut, len(body))
-				}
-			}
-			fresh, _ := New(hd.Type)
-			if err := fresh.Decode(append(bytes.Clone(body), 0)); !errors.Is(err, ErrMalformed) {
-				t.Fatalf("trailing byte: err = %v", err)
-			}
-		})
-	}
+	checkRoundTrip(t, shareSamples(t))
 }
 
 func TestShareCodesCrossTheWire(t *testing.T) {
@@ -75,21 +49,4 @@ func TestShareCodesCrossTheWire(t *testing.T) {
 }
 
 // FuzzDecodeShare is FuzzDecode seeded with the share messages.
-func FuzzDecodeShare(f *testing.F) {
-	for _, m := range shareSamples(f) {
-		f.Add(AppendFrame(nil, m))
-	}
-	f.Fuzz(func(t *testing.T, frame []byte) {
-		hd, body, err := ReadFrame(bytes.NewReader(frame), nil, Fixed(MaxFrame))
-		if err != nil {
-			return
-		}
-		m, err := Decode(hd, body)
-		if err != nil {
-			return
-		}
-		if got := m.Append(nil); !bytes.Equal(got, body) {
-			t.Fatalf("%v: re-encoded %x, want %x", hd.Type, got, body)
-		}
-	})
-}
+func FuzzDecodeShare(f *testing.F) { fuzzFrames(f, shareSamples(f)) }
