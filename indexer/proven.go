@@ -87,6 +87,28 @@ func (s *Store) provenBitmap(c cid.Cid) (*roaring64.Bitmap, error) {
 	return q, nil
 }
 
+// replicaBitmaps reads a file's bitmap of committed replicas and its proven
+// bitmap, reading the first once when the second says "all proven".
+func (s *Store) replicaBitmaps(c cid.Cid) (bm, q *roaring64.Bitmap, err error) {
+	if bm, err = s.readBitmap(keyBitmap(c)); err != nil {
+		return nil, nil, err
+	}
+	v, err := s.get(keyProven(c))
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+		return bm, roaring64.New(), nil
+	case err != nil:
+		return nil, nil, err
+	case len(v) == 0: // all proven
+		return bm, bm.Clone(), nil
+	}
+	q = roaring64.New()
+	if err := q.UnmarshalBinary(v); err != nil {
+		return nil, nil, fmt.Errorf("%w: proven bitmap of %s: %v", ErrLayout, c, err)
+	}
+	return bm, q, nil
+}
+
 // setProven writes a file's proven bitmap q (a subset of its bitmap bm):
 // an empty value when q is all of bm, so that Locate of a file whose
 // replicas are all proven, the steady state, decodes no second bitmap.
@@ -219,11 +241,7 @@ func (s *Store) MarkProven(c cid.Cid, miner identity.PeerID, epoch uint64) (*wir
 	b := s.db.NewBatch()
 	defer b.Close()
 	for _, f := range files {
-		bm, err := s.readBitmap(keyBitmap(f.file))
-		if err != nil {
-			return nil, err
-		}
-		q, err := s.provenBitmap(f.file)
+		bm, q, err := s.replicaBitmaps(f.file)
 		if err != nil {
 			return nil, err
 		}
@@ -285,11 +303,7 @@ func (s *Store) ReplaceHolder(c cid.Cid, failing, repl identity.PeerID, epoch ui
 	defer b.Close()
 	records := s.records.Load()
 	for _, f := range files {
-		bm, err := s.readBitmap(keyBitmap(f.file))
-		if err != nil {
-			return nil, err
-		}
-		q, err := s.provenBitmap(f.file)
+		bm, q, err := s.replicaBitmaps(f.file)
 		if err != nil {
 			return nil, err
 		}
